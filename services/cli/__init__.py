@@ -1,0 +1,1 @@
+"""The ``glint`` command."""

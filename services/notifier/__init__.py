@@ -1,0 +1,1 @@
+"""The notifier service: relays the transactional outbox to the bus."""

@@ -1,0 +1,1 @@
+"""The worker service: Celery workers for the uploads, imports and deletes queues."""

@@ -1,0 +1,33 @@
+"""The worker's Celery app and how to run it."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from services.worker.tasks import WorkerRuntime, register_tasks
+from shared.bootstrap import bootstrap
+from shared.config.settings import Settings
+from shared.messaging.celery_app import make_celery, queue_name
+
+
+def create_worker_app(settings: Settings) -> Celery:
+    """The Celery app with glint's tasks registered; services are built in the worker process."""
+    app = make_celery(settings)
+    register_tasks(app, WorkerRuntime(settings, bootstrap))
+    return app
+
+
+def run_worker(settings: Settings, queues: list[str], concurrency: int) -> None:
+    """Consume ``queues`` with ``concurrency`` threads until stopped (SIGTERM or SIGINT)."""
+    app = create_worker_app(settings)
+    app.worker_main(
+        [
+            "worker",
+            "--queues", ",".join(queue_name(settings, queue) for queue in queues),
+            "--concurrency", str(concurrency),
+            "--pool", "threads",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--loglevel", settings.logging.level,
+            "--hostname", f"glint-{'+'.join(queues)}@%h",
+        ]
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Message bus adapters: broker connections, the Celery app, job dispatch and event publishing."""

@@ -1,0 +1,66 @@
+"""kombu's filesystem transport, made safe for separately started processes.
+
+The stock transport creates a message file and then writes it, so a
+consumer polling the folder can move and read a half-written file; and it
+moves claimed files through the system temporary directory, which may be on
+another filesystem (a copy, not an atomic move). Here a message is written
+under a hidden name and renamed into place, and a consumer claims it by
+renaming it into a claim folder beside the queue folder. A consumer that
+dies after claiming loses the message; glint's job reaper re-sends the job.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+import uuid
+from queue import Empty
+
+from kombu.transport import filesystem
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
+from kombu.utils.objects import cached_property
+
+_sequence = itertools.count()
+
+
+class Channel(filesystem.Channel):
+    """A filesystem channel with atomic puts and claims."""
+
+    def _put(self, queue: str, payload: dict, **kwargs: object) -> None:
+        stamp = f"{time.monotonic_ns():020d}{next(_sequence) % 1000:03d}"
+        name = f"{stamp}_{uuid.uuid4().hex}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        temp = os.path.join(self.data_folder_out, f".{name}.tmp")
+        with open(temp, "wb") as handle:
+            handle.write(str_to_bytes(dumps(payload)))
+        os.rename(temp, final)
+
+    def _get(self, queue: str) -> dict:
+        wanted = f"{queue}.msg"
+        for name in sorted(os.listdir(self.data_folder_in)):
+            if name.startswith(".") or name.partition(".")[2] != wanted:
+                continue
+            claimed = os.path.join(self.claim_folder, name)
+            try:
+                os.rename(os.path.join(self.data_folder_in, name), claimed)
+            except FileNotFoundError:
+                continue  # another consumer claimed it first
+            try:
+                with open(claimed, "rb") as handle:
+                    payload = handle.read()
+            finally:
+                os.unlink(claimed)
+            return loads(bytes_to_str(payload))
+        raise Empty()
+
+    @cached_property
+    def claim_folder(self) -> str:
+        folder = self.transport_options.get("claim_folder") or os.path.join(self.data_folder_in, ".claimed")
+        os.makedirs(folder, exist_ok=True)
+        return folder
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel

@@ -1,0 +1,104 @@
+"""The database handle: one engine per process, and transactions as units of work.
+
+SQLite is configured so that concurrent writers queue instead of failing:
+WAL journal, a busy timeout, and ``BEGIN IMMEDIATE`` for every write
+transaction, so a writer takes the write lock before it reads and never has
+to upgrade a read lock (the upgrade is what SQLite refuses with "database is
+locked" regardless of the timeout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from shared.domain.errors import Unavailable
+from shared.persistence.uow import UnitOfWork
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def normalise_url(url: str) -> URL:
+    """Pick the psycopg 3 driver for plain ``postgresql://`` URLs."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url``; SQLite gets WAL, a busy timeout and explicit BEGINs."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        parsed,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class Database:
+    """Opens transactions. Build one per process, after any fork."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self, *, write: bool = True, request_id: str | None = None) -> Iterator[UnitOfWork]:
+        """One transaction as a unit of work.
+
+        On normal exit the events recorded on loaded images are written to
+        the outbox, the transaction commits, and then the ``after_commit``
+        callbacks run (sending jobs to their queues). On an exception it
+        rolls back and nothing runs. A database that cannot be reached
+        raises Unavailable.
+        """
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite and write:
+                    conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    uow = UnitOfWork(conn, request_id=request_id, lock_rows=write and not self.is_sqlite)
+                    yield uow
+                    uow.flush_events()
+        except OperationalError as exc:
+            raise Unavailable(f"database unavailable: {_short(exc)}") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise Unavailable(f"database connection lost: {_short(exc)}") from exc
+            raise
+        uow.run_after_commit()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _short(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -1,0 +1,337 @@
+"""Images in SQL: load, add, save (compare-and-set on ``version``) and list."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, false, insert, not_, or_, select, true, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
+
+from shared.domain.errors import ConcurrentUpdate, Duplicate
+from shared.domain.image import Image, Location, LocationStatus
+from shared.domain.queries import AttributeFilter, ImageQuery
+from shared.domain.status import UNLISTED, ImageStatus
+from shared.persistence.tables import image_locations, image_members, image_properties, image_tags, images
+
+_COLUMNS = (
+    "name", "status", "visibility", "protected", "os_hidden", "checksum", "os_hash_algo", "os_hash_value",
+    "owner", "size", "virtual_size", "min_disk", "min_ram", "container_format", "disk_format",
+    "created_at", "updated_at", "deleted_at", "deleted",
+)  # fmt: skip
+
+
+@dataclass
+class _Snapshot:
+    properties: dict[str, str | None]
+    tags: set[str]
+    locations: dict[int, tuple[str, str]]  # id -> (status, url)
+
+
+class ImageRepository:
+    """Image rows and their properties, tags and locations, inside one transaction."""
+
+    def __init__(self, conn: Connection, *, lock_rows: bool) -> None:
+        self.conn = conn
+        self.lock_rows = lock_rows
+        self._snapshots: dict[str, _Snapshot] = {}
+        self.seen: list[Image] = []
+
+    # -- reading --------------------------------------------------------------
+    def get(self, image_id: str, *, for_update: bool = False) -> Image | None:
+        """The image with this id, deleted or not; None when there is none.
+
+        ``for_update`` locks the row until the transaction ends (PostgreSQL,
+        MySQL); SQLite's write transactions already hold the database lock.
+        """
+        stmt = select(images).where(images.c.id == image_id)
+        if for_update and self.lock_rows:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).mappings().first()
+        if row is None:
+            return None
+        return self._hydrate([row])[0]
+
+    def exists(self, image_id: str) -> bool:
+        return self.conn.execute(select(images.c.id).where(images.c.id == image_id)).first() is not None
+
+    def member_status(self, image_id: str, project_id: str | None) -> str | None:
+        """The membership status of ``project_id`` on the image, or None when it is not a member."""
+        if project_id is None:
+            return None
+        stmt = select(image_members.c.status).where(
+            image_members.c.image_id == image_id, image_members.c.member == project_id
+        )
+        return self.conn.execute(stmt).scalar()
+
+    def holder_of_location(self, url: str) -> str | None:
+        """The id of an image that is not deleted and keeps a location at ``url``; None when none does."""
+        stmt = (
+            select(image_locations.c.image_id)
+            .join(images, images.c.id == image_locations.c.image_id)
+            .where(
+                image_locations.c.url == url,
+                image_locations.c.status != LocationStatus.DELETED.value,
+                images.c.status != ImageStatus.DELETED.value,
+            )
+            .limit(1)
+        )
+        return self.conn.execute(stmt).scalar()
+
+    def ids_in_status(self, statuses: list[ImageStatus]) -> set[str]:
+        """Ids of the images in any of ``statuses`` (staged data of uploading images is kept by this)."""
+        stmt = select(images.c.id).where(images.c.status.in_([status.value for status in statuses]))
+        return set(self.conn.execute(stmt).scalars())
+
+    def ids_pending_delete(self, deleted_before: datetime, limit: int) -> list[str]:
+        """Ids of ``pending_delete`` images deleted before ``deleted_before``, oldest first."""
+        stmt = (
+            select(images.c.id)
+            .where(images.c.status == ImageStatus.PENDING_DELETE.value, images.c.deleted_at <= deleted_before)
+            .order_by(images.c.deleted_at)
+            .limit(limit)
+        )
+        return list(self.conn.execute(stmt).scalars())
+
+    def list(self, query: ImageQuery, marker: Image | None = None) -> list[Image]:
+        """One page of images in ``query.sort`` order, after ``marker`` when given."""
+        stmt = select(images).where(*self._conditions(query))
+        if marker is not None:
+            stmt = stmt.where(_after_marker(query.sort, marker))
+        for key, direction in query.sort:
+            column = images.c[key]
+            stmt = stmt.order_by(column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last())
+        rows = self.conn.execute(stmt.limit(query.limit)).mappings().all()
+        return self._hydrate(rows)
+
+    # -- writing --------------------------------------------------------------
+    def add(self, image: Image) -> None:
+        """Insert a new image. Raises Duplicate when the id is taken (even by a deleted image)."""
+        if self.exists(image.id):
+            raise Duplicate(f"Image ID {image.id} already exists!")
+        values = {name: getattr(image, name) for name in _COLUMNS}
+        try:
+            self.conn.execute(insert(images).values(id=image.id, version=image.version, **values))
+        except IntegrityError:
+            raise Duplicate(f"Image ID {image.id} already exists!") from None
+        self._snapshots[image.id] = _Snapshot({}, set(), {})
+        self._sync_children(image)
+        self.seen.append(image)
+
+    def save(self, image: Image) -> None:
+        """Write the image back if nobody changed it since it was read; raises ConcurrentUpdate otherwise."""
+        values = {name: getattr(image, name) for name in _COLUMNS}
+        result = self.conn.execute(
+            update(images)
+            .where(images.c.id == image.id, images.c.version == image.version)
+            .values(version=image.version + 1, **values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"image {image.id} changed concurrently")
+        image.version += 1
+        self._sync_children(image)
+        if image not in self.seen:
+            self.seen.append(image)
+
+    # -- internals -------------------------------------------------------------
+    def _sync_children(self, image: Image) -> None:
+        before = self._snapshots.get(image.id)
+        if before is None:
+            raise RuntimeError(f"image {image.id} must be loaded in this unit of work before it is saved")
+        removed = [name for name in before.properties if name not in image.properties]
+        if removed:
+            self.conn.execute(
+                delete(image_properties).where(
+                    image_properties.c.image_id == image.id, image_properties.c.name.in_(removed)
+                )
+            )
+        changed = [
+            {"image_id": image.id, "name": name, "value": value}
+            for name, value in image.properties.items()
+            if name not in before.properties or before.properties[name] != value
+        ]
+        if changed:
+            self.conn.execute(
+                delete(image_properties).where(
+                    image_properties.c.image_id == image.id,
+                    image_properties.c.name.in_([item["name"] for item in changed]),
+                )
+            )
+            self.conn.execute(insert(image_properties), changed)
+
+        tags = set(image.tags)
+        if tags - before.tags:
+            self.conn.execute(insert(image_tags), [{"image_id": image.id, "value": tag} for tag in tags - before.tags])
+        if before.tags - tags:
+            self.conn.execute(
+                delete(image_tags).where(image_tags.c.image_id == image.id, image_tags.c.value.in_(before.tags - tags))
+            )
+
+        for location in image.locations:
+            if location.id is None:
+                result = self.conn.execute(
+                    insert(image_locations).values(
+                        image_id=image.id,
+                        url=location.url,
+                        store=location.store,
+                        meta=location.metadata,
+                        status=location.status.value,
+                        created_at=image.updated_at,
+                        updated_at=image.updated_at,
+                    )
+                )
+                location.id = result.inserted_primary_key[0]
+            elif before.locations.get(location.id) != (location.status.value, location.url):
+                self.conn.execute(
+                    update(image_locations)
+                    .where(image_locations.c.id == location.id)
+                    .values(status=location.status.value, url=location.url, updated_at=image.updated_at)
+                )
+        self._snapshots[image.id] = _snapshot(image)
+
+    def _hydrate(self, rows: Sequence[RowMapping]) -> list[Image]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        props: dict[str, dict[str, str | None]] = defaultdict(dict)
+        for image_id, name, value in self.conn.execute(
+            select(image_properties.c.image_id, image_properties.c.name, image_properties.c.value).where(
+                image_properties.c.image_id.in_(ids)
+            )
+        ):
+            props[image_id][name] = value
+        tags: dict[str, list[str]] = defaultdict(list)
+        for image_id, value in self.conn.execute(
+            select(image_tags.c.image_id, image_tags.c.value)
+            .where(image_tags.c.image_id.in_(ids))
+            .order_by(image_tags.c.value)
+        ):
+            tags[image_id].append(value)
+        locations: dict[str, list[Location]] = defaultdict(list)
+        for loc in self.conn.execute(
+            select(image_locations)
+            .where(
+                image_locations.c.image_id.in_(ids),
+                image_locations.c.status != LocationStatus.DELETED.value,
+            )
+            .order_by(image_locations.c.id)
+        ).mappings():
+            locations[loc["image_id"]].append(
+                Location(
+                    url=loc["url"],
+                    store=loc["store"],
+                    metadata=dict(loc["meta"] or {}),
+                    status=LocationStatus(loc["status"]),
+                    id=loc["id"],
+                )
+            )
+        result = []
+        for row in rows:
+            values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
+            values["status"] = ImageStatus(values["status"])
+            image = Image(
+                id=row["id"],
+                version=row["version"],
+                tags=tags[row["id"]],
+                properties=props[row["id"]],
+                locations=locations[row["id"]],
+                **values,
+            )
+            self._snapshots[image.id] = _snapshot(image)
+            result.append(image)
+        return result
+
+    def _conditions(self, query: ImageQuery) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [
+            images.c.deleted == false(),
+            images.c.status.not_in([status.value for status in UNLISTED]),
+            images.c.os_hidden == (true() if query.os_hidden else false()),
+        ]
+        conditions.extend(_visibility_scope(query))
+        for item in query.filters:
+            conditions.append(_attribute_condition(item))
+        for tag in query.tags:
+            conditions.append(exists().where(image_tags.c.image_id == images.c.id, image_tags.c.value == tag))
+        return conditions
+
+
+def _snapshot(image: Image) -> _Snapshot:
+    return _Snapshot(
+        properties=dict(image.properties),
+        tags=set(image.tags),
+        locations={loc.id: (loc.status.value, loc.url) for loc in image.locations if loc.id is not None},
+    )
+
+
+def _visibility_scope(query: ImageQuery) -> Iterable[ColumnElement[bool]]:
+    """Glance's ``_select_images_query``: which rows a caller may list."""
+    member_rows = select(image_members.c.id).where(
+        image_members.c.image_id == images.c.id, image_members.c.member == query.project_id
+    )
+    if query.member_status != "all":
+        member_rows = member_rows.where(image_members.c.status == query.member_status)
+    shared_as_member = and_(images.c.visibility == "shared", exists(member_rows))
+    owned = images.c.owner == query.project_id
+
+    if query.visibility not in (None, "all"):
+        yield images.c.visibility == query.visibility
+    if query.is_admin:
+        if query.visibility is None:
+            yield or_(images.c.visibility != "community", owned)
+        return
+    if query.visibility is None:
+        yield or_(owned, images.c.visibility == "public", shared_as_member)
+    else:
+        yield or_(
+            owned,
+            images.c.visibility.in_(("public", "community")),
+            shared_as_member,
+        )
+
+
+def _attribute_condition(item: AttributeFilter) -> ColumnElement[bool]:
+    if item.attribute in images.c:
+        return _compare(images.c[item.attribute], item.op, item.value)
+    return exists().where(  # a custom property
+        image_properties.c.image_id == images.c.id,
+        image_properties.c.name == item.attribute,
+        _compare(image_properties.c.value, item.op, item.value),
+    )
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "in":
+        return column.in_(list(value))
+    if op == "eq":
+        return column.is_(None) if value is None else column == value
+    return {
+        "neq": lambda: column != value,
+        "gt": lambda: column > value,
+        "gte": lambda: column >= value,
+        "lt": lambda: column < value,
+        "lte": lambda: column <= value,
+    }[op]()
+
+
+def _after_marker(sort: Sequence[tuple[str, str]], marker: Image) -> ColumnElement[bool]:
+    """Rows strictly after ``marker`` in ``sort`` order, with NULLs ordered as the smallest value."""
+    clauses = []
+    equal_so_far: list[ColumnElement[bool]] = []
+    for key, direction in sort:
+        column = images.c[key]
+        value = getattr(marker, key)
+        if isinstance(value, ImageStatus):
+            value = value.value
+        if direction == "asc":
+            after = column.is_not(None) if value is None else column > value
+        else:
+            after = false() if value is None else or_(column < value, column.is_(None))
+        equal = column.is_(None) if value is None else column == value
+        clauses.append(and_(*equal_so_far, after))
+        equal_so_far.append(equal)
+    return or_(*clauses) if clauses else not_(false())

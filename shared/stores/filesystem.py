@@ -1,0 +1,187 @@
+"""The ``file`` store: one file per object in a directory, written atomically and fsynced."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from shared.stores.base import ImageData, Progress, Readable, Store, StoredObject
+from shared.stores.errors import DataNotFound, StorageFull, StorageWriteDenied, StoreError, UnknownLocation
+
+_KEY = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
+_PART_SUFFIX = ".part"
+
+
+class FileStore(Store):
+    """Objects are files named by their key under ``datadir``; URLs are ``file://`` paths."""
+
+    def __init__(self, name: str, datadir: Path, chunk_size: int = 1024 * 1024) -> None:
+        super().__init__(name)
+        self.datadir = Path(datadir).resolve()
+        self.chunk_size = chunk_size
+        self.datadir.mkdir(parents=True, exist_ok=True)
+
+    # -- addressing ---------------------------------------------------------------
+    def url_for(self, key: str) -> str:
+        return (self.datadir / _checked(key)).as_uri()
+
+    def handles(self, url: str) -> bool:
+        try:
+            self._path(url)
+        except UnknownLocation:
+            return False
+        return True
+
+    def _path(self, url: str) -> Path:
+        parsed = urlparse(url)
+        if parsed.scheme != "file":
+            raise UnknownLocation(f"{url} is not a file URL")
+        path = Path(unquote(parsed.path))
+        if path.parent != self.datadir or not _KEY.match(path.name):
+            raise UnknownLocation(f"{url} is not in store {self.name}")
+        return path
+
+    # -- the interface --------------------------------------------------------------
+    def add(self, key: str, source: Readable, *, progress: Progress | None = None) -> StoredObject:
+        final = self.datadir / _checked(key)
+        temp = self.datadir / f".{key}.{uuid.uuid4().hex}{_PART_SUFFIX}"
+        size = 0
+        try:
+            with _storage_errors(self.name):
+                out = open(temp, "xb")
+            with out:
+                while chunk := source.read(self.chunk_size):  # a failing source raises its own error
+                    with _storage_errors(self.name):
+                        out.write(chunk)
+                    size += len(chunk)
+                    if progress:
+                        progress(len(chunk))
+                with _storage_errors(self.name):
+                    out.flush()
+                    os.fsync(out.fileno())
+            with _storage_errors(self.name):
+                os.replace(temp, final)
+                _fsync_dir(self.datadir)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return StoredObject(url=final.as_uri(), size=size, metadata={"store": self.name})
+
+    def adopt(self, key: str, source: Store, source_url: str) -> StoredObject | None:
+        """Rename a file of another file store into this one when both share a filesystem."""
+        if not isinstance(source, FileStore):
+            return None
+        src = source._path(source_url)
+        final = self.datadir / _checked(key)
+        try:
+            if src.stat().st_dev != self.datadir.stat().st_dev:
+                return None
+            size = src.stat().st_size
+            os.replace(src, final)
+        except FileNotFoundError:
+            raise DataNotFound(f"{source_url} does not exist") from None
+        except OSError as exc:
+            raise StoreError(f"cannot move {source_url} into store {self.name}: {exc}") from exc
+        _fsync_dir(self.datadir)
+        return StoredObject(url=final.as_uri(), size=size, metadata={"store": self.name})
+
+    def get(self, url: str, offset: int = 0, length: int | None = None) -> ImageData:
+        path = self._path(url)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            raise DataNotFound(f"{url} does not exist") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {url}: {exc}") from exc
+        size = os.fstat(handle.fileno()).st_size
+        offset = min(offset, size)
+        length = size - offset if length is None else max(0, min(length, size - offset))
+        handle.seek(offset)
+        return ImageData(
+            chunks=_read_chunks(handle, length, self.chunk_size),
+            size=size,
+            offset=offset,
+            length=length,
+            file=handle,
+            close=handle.close,
+        )
+
+    def get_size(self, url: str) -> int:
+        try:
+            return self._path(url).stat().st_size
+        except FileNotFoundError:
+            raise DataNotFound(f"{url} does not exist") from None
+
+    def delete(self, url: str) -> None:
+        try:
+            self._path(url).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"cannot delete {url}: {exc}") from exc
+
+    def list_keys(self) -> Iterator[tuple[str, float]]:
+        with os.scandir(self.datadir) as entries:
+            for entry in entries:
+                if entry.is_file() and not entry.name.startswith("."):
+                    yield entry.name, entry.stat().st_mtime
+
+    def remove_stale_parts(self, older_than: float) -> int:
+        """Remove ``.part`` files left by writers that died, older than ``older_than`` (Unix time)."""
+        removed = 0
+        with os.scandir(self.datadir) as entries:
+            for entry in entries:
+                if entry.name.endswith(_PART_SUFFIX) and entry.stat().st_mtime < older_than:
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+
+def _checked(key: str) -> str:
+    if not _KEY.match(key):
+        raise StoreError(f"invalid object key {key!r}")
+    return key
+
+
+def _read_chunks(handle, remaining: int, chunk_size: int) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+    try:
+        while remaining > 0:
+            chunk = handle.read(min(chunk_size, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _storage_errors:
+    """Translate OS errors of a write into the store error hierarchy."""
+
+    def __init__(self, store: str) -> None:
+        self.store = store
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+        if exc is None or not isinstance(exc, OSError):
+            return False
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"Image storage media is full: {exc}") from exc
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise StorageWriteDenied(f"Insufficient permissions on image storage media: {exc}") from exc
+        raise StoreError(f"write to store {self.store} failed: {exc}") from exc

@@ -1,0 +1,96 @@
+"""The ``glint`` command: ``up`` as a supervisor, schema checks, and configuration errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import requests
+
+from tests.e2e.deployment import eventually, free_port, write_config
+
+
+def glint(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GLINT_")}
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)  # fmt: skip
+
+
+def children(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            kids = [int(k) for k in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except OSError:
+            kids = []
+        found.update(kids)
+        todo += kids
+    return found
+
+
+def test_up_runs_all_services_and_stops_them_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    write_config(tmp_path / "glint.toml", {"bind_port": port})
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GLINT_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "--config", "glint.toml", "up"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
+    try:
+        eventually(lambda: any("glint is up: http://127.0.0.1:" in line for line in lines), 60, "glint up's URL")
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 300
+        services = {line.split("|")[0].strip() for line in lines if "|" in line}
+        assert {"api", "worker", "notifier", "scrubber"} <= services
+        assert (tmp_path / "glint-data" / "glint.db").exists()
+
+        # a service that dies is started again
+        notifier = [pid for pid in children(process.pid) if b"notifier" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        os.kill(notifier[0], signal.SIGKILL)
+        eventually(lambda: any("notifier exited" in line for line in lines), 10, "the supervisor noticing")
+
+        def notifier_back() -> bool:
+            return any(
+                b"notifier" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                for pid in children(process.pid)
+                if Path(f"/proc/{pid}").exists()
+            )
+
+        eventually(notifier_back, 20, "the notifier restarted")
+
+        before = children(process.pid)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(40) == 0
+        assert not [pid for pid in before if Path(f"/proc/{pid}").exists()], "children left running"
+        assert any("stopped" in line for line in lines)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_services_refuse_an_outdated_schema_until_upgraded(tmp_path: Path) -> None:
+    refused = glint("api", cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "glint db upgrade" in refused.stderr and "empty" in refused.stderr
+    upgraded = glint("db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0 and re.search(r"empty -> \w+", upgraded.stdout)
+    current = glint("db", "current", cwd=tmp_path)
+    assert current.returncode == 0 and "run glint db upgrade" not in current.stdout
+
+
+def test_configuration_errors_are_clear(tmp_path: Path) -> None:
+    (tmp_path / "bad.toml").write_text('scrub_time = "soon"\n[glance_store]\ndefault_backend = "nope"\n')
+    result = glint("--config", "bad.toml", "scrubber", "--once", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "scrub_time" in result.stderr
+    glint("db", "upgrade", cwd=tmp_path)
+    queues = glint("worker", "--queues", "uploads,exports", cwd=tmp_path)
+    assert queues.returncode != 0 and "unknown queue(s) exports" in queues.stderr
+    assert "Traceback" not in queues.stderr

@@ -1,0 +1,215 @@
+"""The SQL layer on SQLite and PostgreSQL: compare-and-set, lists, jobs, outbox, schema checks."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from shared.domain.clock import utcnow
+from shared.domain.errors import ConcurrentUpdate, Duplicate
+from shared.domain.events import image_updated
+from shared.domain.image import Image, Location
+from shared.domain.jobs import Job, JobKind, JobStatus
+from shared.domain.queries import AttributeFilter, ImageQuery
+from shared.domain.status import ImageStatus
+from shared.persistence.database import Database
+from shared.persistence.schema import SchemaOutdated, ensure_current
+from shared.persistence.tables import image_members
+
+
+def new_image(db: Database, owner: str = "p1", **attrs) -> Image:
+    now = utcnow()
+    image = Image(id=str(uuid.uuid4()), owner=owner, created_at=now, updated_at=now, **attrs)
+    with db.transaction() as uow:
+        uow.images.add(image)
+    return image
+
+
+def test_round_trip_with_children(any_db: Database) -> None:
+    image = new_image(any_db, name="n", tags=["b", "a"], properties={"k": "v", "e": ""})
+    with any_db.transaction() as uow:
+        loaded = uow.images.get(image.id, for_update=True)
+        loaded.properties["k"] = "w"
+        del loaded.properties["e"]
+        loaded.tags = ["a", "c"]
+        loaded.locations.append(Location(url="file:///x/1", store="fast", metadata={"store": "fast"}))
+        uow.images.save(loaded)
+    with any_db.transaction(write=False) as uow:
+        again = uow.images.get(image.id)
+    assert (again.properties, again.tags, again.version) == ({"k": "w"}, ["a", "c"], 1)
+    assert [(loc.url, loc.store, loc.metadata) for loc in again.locations] == [
+        ("file:///x/1", "fast", {"store": "fast"})
+    ]
+    with pytest.raises(Duplicate), any_db.transaction() as uow:
+        uow.images.add(Image(id=image.id, owner="p1", created_at=utcnow(), updated_at=utcnow()))
+
+
+def test_compare_and_set_loses_to_a_concurrent_writer(any_db: Database) -> None:
+    image = new_image(any_db)
+    with any_db.transaction(write=False) as uow:
+        stale = uow.images.get(image.id)
+    with any_db.transaction() as uow:
+        fresh = uow.images.get(image.id)
+        fresh.name = "first"
+        uow.images.save(fresh)
+    with pytest.raises(ConcurrentUpdate), any_db.transaction() as uow:
+        uow.images.get(image.id)  # this unit of work knows the row; the copy saved below is the stale one
+        stale.name = "second"
+        uow.images.save(stale)
+    with any_db.transaction(write=False) as uow:
+        assert uow.images.get(image.id).name == "first"
+
+
+def test_rollback_writes_no_events(any_db: Database) -> None:
+    image = new_image(any_db)
+    with pytest.raises(RuntimeError), any_db.transaction() as uow:
+        loaded = uow.images.get(image.id)
+        loaded.name = "never"
+        loaded.record(image_updated(loaded, utcnow()))
+        uow.images.save(loaded)
+        raise RuntimeError("abort")
+    with any_db.transaction(write=False) as uow:
+        assert uow.outbox.unpublished(10) == []
+        assert uow.images.get(image.id).name is None
+
+
+def test_visibility_scope_and_filters(any_db: Database) -> None:
+    own = new_image(any_db, "p1", visibility="private", size=10)
+    shared_accepted = new_image(any_db, "p2", visibility="shared", size=20)
+    shared_pending = new_image(any_db, "p2", visibility="shared", size=30)
+    public = new_image(any_db, "p3", visibility="public", tags=["t1", "t2"], size=40)
+    community = new_image(any_db, "p3", visibility="community")
+    hidden = new_image(any_db, "p1", os_hidden=True)
+    gone = new_image(any_db, "p1", status=ImageStatus.DELETED, deleted=True)
+    now = utcnow()
+    stamps = {"created_at": now, "updated_at": now}
+    with any_db.transaction() as uow:
+        uow.conn.execute(
+            insert(image_members),
+            [
+                {"image_id": shared_accepted.id, "member": "p1", "status": "accepted", **stamps},
+                {"image_id": shared_pending.id, "member": "p1", "status": "pending", **stamps},
+            ],
+        )
+
+    def ids(project="p1", admin=False, **query):
+        with any_db.transaction(write=False) as uow:
+            rows = uow.images.list(ImageQuery(project_id=project, is_admin=admin, limit=100, **query))
+        return {image.id for image in rows}
+
+    assert ids() == {own.id, shared_accepted.id, public.id}
+    assert ids(member_status="pending") == {own.id, shared_pending.id, public.id}
+    assert ids(member_status="all", visibility="shared") == {shared_accepted.id, shared_pending.id}
+    assert ids(visibility="community") == {community.id}
+    assert ids(visibility="all") == {own.id, shared_accepted.id, public.id, community.id}
+    assert ids(os_hidden=True) == {hidden.id}
+    assert ids(admin=True, project="px") == {own.id, shared_accepted.id, shared_pending.id, public.id}
+    assert gone.id not in ids(admin=True, visibility="all")
+    assert ids(tags=("t1", "t2")) == {public.id}
+    assert ids(tags=("t1", "t3")) == set()
+    assert ids(filters=(AttributeFilter("size", "gte", 20), AttributeFilter("size", "lte", 30))) == {shared_accepted.id}
+    assert ids(filters=(AttributeFilter("id", "in", (own.id, public.id)),)) == {own.id, public.id}
+
+
+def test_keyset_paging_over_many_rows(any_db: Database) -> None:
+    base = utcnow()
+    with any_db.transaction() as uow:
+        for n in range(120):  # many share a timestamp: the id tie-breaker must keep pages disjoint
+            at = base + timedelta(seconds=n // 10)
+            uow.images.add(Image(id=str(uuid.uuid4()), owner="p1", created_at=at, updated_at=at,
+                                 size=None if n % 7 == 0 else n % 5))  # fmt: skip
+    for sort in [(("created_at", "desc"), ("id", "desc")), (("size", "asc"), ("created_at", "asc"), ("id", "desc")),
+                 (("size", "desc"), ("created_at", "desc"), ("id", "desc"))]:  # fmt: skip
+        seen, marker = [], None
+        while True:
+            with any_db.transaction(write=False) as uow:
+                marker_image = uow.images.get(marker) if marker else None
+                page = uow.images.list(ImageQuery(project_id="p1", is_admin=False, limit=17, sort=sort), marker_image)
+            seen += page
+            if len(page) < 17:
+                break
+            marker = page[-1].id
+        assert len(seen) == 120 and len({image.id for image in seen}) == 120, sort
+
+
+def test_job_claim_is_exclusive(any_db: Database) -> None:
+    job = Job(kind=JobKind.UPLOAD, image_id="i", status=JobStatus.QUEUED, created_at=utcnow())
+    with any_db.transaction() as uow:
+        uow.jobs.add(job)
+    winners: list[str] = []
+
+    def claim(owner: str) -> None:
+        with any_db.transaction() as uow:
+            if uow.jobs.claim(job.id, owner, utcnow()):
+                winners.append(owner)
+
+    threads = [threading.Thread(target=claim, args=(f"w{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+    with any_db.transaction() as uow:
+        assert uow.jobs.heartbeat([job.id], winners[0], utcnow()) == 1
+        assert uow.jobs.heartbeat([job.id], "someone-else", utcnow()) == 0
+        assert [j.id for j in uow.jobs.stale(JobStatus.RUNNING, utcnow() + timedelta(seconds=1))] == [job.id]
+
+
+def test_concurrent_writers_never_fail(any_db: Database) -> None:
+    """Eight threads creating and updating at once: no 'database is locked', no lost update."""
+    errors: list[BaseException] = []
+    image = new_image(any_db)
+
+    def work() -> None:
+        try:
+            for _ in range(25):
+                new_image(any_db)
+                for _attempt in range(50):
+                    try:
+                        with any_db.transaction() as uow:
+                            loaded = uow.images.get(image.id, for_update=True)
+                            loaded.min_ram += 1
+                            uow.images.save(loaded)
+                        break
+                    except ConcurrentUpdate:
+                        continue
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with any_db.transaction(write=False) as uow:
+        assert uow.images.get(image.id).min_ram == 200
+        assert len(uow.images.list(ImageQuery(project_id="p1", is_admin=False, limit=1000))) == 201
+
+
+def test_services_refuse_an_outdated_schema(tmp_path) -> None:
+    empty = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(SchemaOutdated, match="glint db upgrade"):
+        ensure_current(empty.engine)
+
+
+def test_outbox_keeps_commit_order(any_db: Database) -> None:
+    image = new_image(any_db)
+    for n in range(5):
+        with any_db.transaction(request_id=f"req-{n}") as uow:
+            loaded = uow.images.get(image.id, for_update=True)
+            loaded.name = str(n)
+            loaded.record(image_updated(loaded, utcnow()))
+            uow.images.save(loaded)
+    with any_db.transaction(write=False) as uow:
+        rows = uow.outbox.unpublished(100)
+    assert [row.payload["name"] for row in rows] == ["0", "1", "2", "3", "4"]
+    assert [row.request_id for row in rows] == [f"req-{n}" for n in range(5)]
+    with any_db.transaction() as uow:
+        uow.outbox.mark_published([rows[0].id], utcnow())
+        assert uow.outbox.prune(utcnow() + timedelta(seconds=1)) == 1
+        assert len(uow.outbox.unpublished(100)) == 4
