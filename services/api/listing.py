@@ -18,6 +18,7 @@ VISIBILITIES = ("public", "private", "shared", "community", "all")
 MEMBER_STATUSES = ("pending", "accepted", "rejected", "all")
 TIME_OPS = ("gt", "gte", "eq", "neq", "lt", "lte")
 PAGING = ("limit", "marker", "sort_key", "sort_dir", "sort")
+RANGED = ("size", "virtual_size", "min_disk", "min_ram")  # the integer attributes, filtered by NAME_min/NAME_max
 
 
 def parse_list_query(args: MultiDict[str, str], context: RequestContext, settings: Settings) -> ImageQuery:
@@ -51,7 +52,7 @@ def parse_list_query(args: MultiDict[str, str], context: RequestContext, setting
             filters.append(_in_or_eq(name, value))
         elif name in ("created_at", "updated_at"):
             filters.append(_time_filter(name, value))
-        elif name.endswith("_min") or name.endswith("_max"):
+        elif name[-4:] in ("_min", "_max") and name[:-4] in RANGED:
             filters.append(_range_filter(name, value))
         else:
             filters.append(AttributeFilter(name, "eq", value))

@@ -12,7 +12,7 @@ from shared.domain.events import image_updated
 from shared.domain.image import Image
 from shared.handlers.access import authorize, load_visible, target
 from shared.handlers.images import (
-    check_not_negative,
+    check_int32_range,
     check_quota,
     check_visibility_policy,
     unique_tags,
@@ -71,7 +71,7 @@ def _check_change(services: Services, change: Change) -> None:
     if change.op != "remove":
         services.schemas.image_validator.validate({name: change.value})
         if name in ("min_disk", "min_ram"):
-            check_not_negative(name, change.value)
+            check_int32_range(name, change.value)
     if name == "locations":
         raise Forbidden("It's not allowed to add locations if locations are invisible.")
 

@@ -42,7 +42,7 @@ def create_image(services: Services, context: RequestContext, body: Any) -> Imag
     }
     check_property_names(properties)
     for name in ("min_disk", "min_ram"):
-        check_not_negative(name, body.get(name, 0))
+        check_int32_range(name, body.get(name, 0))
 
     owner = body.get("owner") or context.project_id
     if owner != context.project_id and not context.is_admin:
@@ -234,9 +234,15 @@ def check_quota(count: int, quota: int, what: str) -> None:
         raise TooLarge(quota_message(what, count, quota))
 
 
-def check_not_negative(name: str, value: int) -> None:
+INT32_MAX = 2**31 - 1  # min_disk and min_ram are 32-bit columns, in Glance's database as in glint's
+
+
+def check_int32_range(name: str, value: int) -> None:
+    """Glance's 400s for a ``min_disk``/``min_ram`` that is negative or beyond a 32-bit integer."""
     if value < 0:
         raise Invalid(f"Invalid value '{value}' for parameter '{name}': Cannot be a negative value")
+    if value > INT32_MAX:
+        raise Invalid(f"'{name}' value out of range, must not exceed {INT32_MAX}.")
 
 
 def check_property_names(properties: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, false, insert, not_, or_, select, true, update
+from sqlalchemy import BigInteger, Integer, and_, delete, exists, false, insert, not_, or_, select, true, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
@@ -260,6 +260,10 @@ class ImageRepository:
         return conditions
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _snapshot(image: Image) -> _Snapshot:
     return _Snapshot(
         properties=dict(image.properties),
@@ -305,6 +309,12 @@ def _attribute_condition(item: AttributeFilter) -> ColumnElement[bool]:
 
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if isinstance(value, int) and not isinstance(value, bool) and isinstance(column.type, Integer):
+        low, high = (INT64_MIN, INT64_MAX) if isinstance(column.type, BigInteger) else (INT32_MIN, INT32_MAX)
+        if not low <= value <= high:  # past what the column can bind, so past every value it holds
+            above = value > high
+            holds = op in ("neq", "lt", "lte") if above else op in ("neq", "gt", "gte")
+            return column.is_not(None) if holds else false()
     if op == "in":
         return column.in_(list(value))
     if op == "eq":

@@ -113,6 +113,13 @@ def test_visibility_scope_and_filters(any_db: Database) -> None:
     assert ids(tags=("t1", "t3")) == set()
     assert ids(filters=(AttributeFilter("size", "gte", 20), AttributeFilter("size", "lte", 30))) == {shared_accepted.id}
     assert ids(filters=(AttributeFilter("id", "in", (own.id, public.id)),)) == {own.id, public.id}
+    beyond = 2**80  # more than any SQL integer holds: past every stored value, never an overflow
+    sized = {own.id, shared_accepted.id, public.id}
+    assert ids(filters=(AttributeFilter("size", "lte", beyond),)) == sized
+    assert ids(filters=(AttributeFilter("size", "gte", beyond),)) == set()
+    assert ids(filters=(AttributeFilter("size", "neq", -beyond),)) == sized
+    assert ids(filters=(AttributeFilter("min_ram", "gt", -beyond),)) == {own.id, shared_accepted.id, public.id}
+    assert ids(filters=(AttributeFilter("min_ram", "lte", -(2**31) - 1),)) == set()
 
 
 def test_keyset_paging_over_many_rows(any_db: Database) -> None:
