@@ -9,6 +9,7 @@ import structlog
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import MethodNotAllowed
 
+from services.api.bodies import reject_nul_characters
 from services.api.errors import register_error_handlers
 from services.api.identity import register_identity
 from services.api.routes import image_data, images, imports, locations, members, schemas, tasks, versions
@@ -48,6 +49,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
         return None
 
     register_identity(app, settings)
+    app.before_request(reject_nul_characters)
     register_error_handlers(app)
 
     @app.after_request

@@ -1,4 +1,4 @@
-"""Reading request bodies as Glance does."""
+"""Reading request bodies as Glance does, and the one input rule of glint's own: no NUL characters."""
 
 from __future__ import annotations
 
@@ -16,3 +16,36 @@ def json_body() -> Any:
         return json.loads(request.get_data() or b"null")
     except ValueError:
         raise ApiError(400, "Malformed JSON in request body.") from None
+
+
+NUL_MESSAGE = "NUL characters are not allowed in the request's URL, query or JSON body."
+
+
+def reject_nul_characters() -> None:
+    """400 when the path, the query or a JSON body holds a NUL character.
+
+    No identifier, name, property or filter can contain one (PostgreSQL cannot store it), so
+    every such request is refused up front instead of failing in the database.
+    """
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        raise ApiError(400, NUL_MESSAGE)
+    if request.method == "PUT" and request.path.rstrip("/").endswith(("/file", "/stage")):
+        return  # image data, streamed by its handler, never read here
+    raw = request.get_data()
+    if b"\\u0000" not in raw and b"\x00" not in raw:
+        return
+    try:
+        if _holds_nul(json.loads(raw)):
+            raise ApiError(400, NUL_MESSAGE)
+    except ValueError:
+        return  # malformed: the handler answers Glance's 400
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False

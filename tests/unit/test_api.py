@@ -159,6 +159,26 @@ def test_list_paging_links(client) -> None:
     }
 
 
+def test_nul_characters_are_refused_before_the_database(client) -> None:
+    image_id = create(client)["id"]
+    patch_type = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+    for method, url, body, headers in [
+        ("POST", "/v2/images", '{"name": "a\\u0000b"}', {"Content-Type": "application/json"}),
+        ("POST", "/v2/images", '{"k\\u0000": "v"}', {"Content-Type": "text/plain"}),
+        ("PATCH", f"/v2/images/{image_id}", '[{"op": "add", "path": "/k", "value": ["\\u0000"]}]', patch_type),
+        ("GET", "/v2/images?name=a%00b", None, {}),
+        ("GET", "/v2/images?marker=%00", None, {}),
+        ("GET", "/v2/images/a%00b", None, {}),
+        ("PUT", f"/v2/images/{image_id}/tags/a%00", None, {}),
+    ]:
+        response = client.open(url, method=method, data=body, headers={**MEMBER, **JSON, **headers})
+        assert response.status_code == 400, (method, url)
+        assert response.get_json()["message"].startswith("NUL characters are not allowed"), (method, url)
+    json_type = {"Content-Type": "application/json"}
+    quoted = client.post("/v2/images", data='{"name": "a\\\\u0000b"}', headers={**MEMBER, **JSON, **json_type})
+    assert quoted.status_code == 201 and quoted.get_json()["name"] == "a\\u0000b"  # an escaped backslash, no NUL
+
+
 def test_range_filters_past_64_bits_and_on_other_names(client, services) -> None:
     small = create(client, min_ram=5, foo_max="7")["id"]
     big = create(client, min_ram=2**31 - 1)["id"]
