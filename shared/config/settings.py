@@ -6,7 +6,7 @@ options of Glance's ``[DEFAULT]`` section sit at the top level of the file
 sections keep Glance's names (``[database] connection``,
 ``[glance_store] default_backend``, ``[os_glance_staging_store]``,
 ``[oslo_messaging_notifications]``). glint's own options live in ``[jobs]``,
-``[worker]`` and ``[logging]``. ``docs/configuration.md`` is the reference.
+``[worker]`` and ``[logging]``. The README's Configuration table is the reference.
 
 Every model forbids unknown keys, so a typo fails at start with its path.
 """
@@ -54,6 +54,13 @@ class NotificationSettings(_Section):
     )
     poll_interval: float = Field(0.2, gt=0, description="Seconds between outbox polls when idle")
     batch_size: int = Field(200, gt=0)
+    format: Literal["oslo", "cloudevents"] = Field(
+        "oslo", description="oslo: the driver's oslo.messaging format; cloudevents: CloudEvents 1.0, structured JSON"
+    )
+    lease_seconds: float = Field(
+        15, gt=0, description="One notifier relays at a time; a standby takes over this long after it stops renewing"
+    )
+    sent_retention: float = Field(7 * 86400, ge=0, description="Seconds a relayed event stays in the outbox")
 
     _split = field_validator("topics", mode="before")(_split_list)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import structlog
 
+from shared.config.settings import NotificationSettings
 from shared.messaging import oslo
+from shared.messaging.cloudevents import CONTENT_TYPE, cloudevent
 from shared.messaging.notifications import NotificationPublisher
+from shared.persistence.outbox import OutboxMessage
 from shared.services import Services
 
 log = structlog.get_logger(__name__)
@@ -29,9 +32,8 @@ def relay_once(services: Services, publisher: NotificationPublisher) -> int:
     error: Exception | None = None
     for message in batch:
         if options.driver != "noop" and not oslo.is_disabled(message.event_type, settings.disabled_notifications):
-            inner = oslo.notification(message, settings.default_publisher_id)
             try:
-                _deliver(options.driver, publisher, inner, options.topics)
+                _deliver(options, publisher, message, settings.default_publisher_id)
             except Exception as exc:  # the bus is away: keep order, retry from this message
                 error = exc
                 break
@@ -46,10 +48,18 @@ def relay_once(services: Services, publisher: NotificationPublisher) -> int:
     return len(handled)
 
 
-def _deliver(driver: str, publisher: NotificationPublisher, inner: dict, topics: list[str]) -> None:
-    if driver == "log":
-        log.info("notification", **inner)
+def _deliver(
+    options: NotificationSettings, publisher: NotificationPublisher, message: OutboxMessage, publisher_id: str
+) -> None:
+    """One event in the configured format, to ``<topic>.<priority>`` for each topic (or to the log)."""
+    if options.format == "cloudevents":
+        body, content_type = cloudevent(message, publisher_id), CONTENT_TYPE
+    else:
+        inner = oslo.notification(message, publisher_id)
+        body = oslo.envelope(inner) if options.driver == "messagingv2" else inner
+        content_type = "application/json"
+    if options.driver == "log":
+        log.info("notification", **body)
         return
-    body = oslo.envelope(inner) if driver == "messagingv2" else inner
-    for topic in topics:
-        publisher.publish(body, oslo.routing_key(topic, inner["priority"]))
+    for topic in options.topics:
+        publisher.publish(body, oslo.routing_key(topic, message.priority), content_type=content_type)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 import kombu
@@ -12,7 +13,7 @@ from shared.messaging.connections import BrokerConnection
 class NotificationPublisher(Protocol):
     """Publishes one message; returns only once the bus has it (confirmed where the bus confirms)."""
 
-    def publish(self, body: dict[str, Any], routing_key: str) -> None: ...
+    def publish(self, body: dict[str, Any], routing_key: str, *, content_type: str = "application/json") -> None: ...
 
     def close(self) -> None: ...
 
@@ -33,7 +34,8 @@ class KombuNotificationPublisher:
         self._declare_queues = declare_queues
         self._producer: kombu.Producer | None = None
 
-    def publish(self, body: dict[str, Any], routing_key: str) -> None:
+    def publish(self, body: dict[str, Any], routing_key: str, *, content_type: str = "application/json") -> None:
+        """Publish ``body`` as JSON, labelled ``content_type``; returns once the broker confirmed it."""
         if self._producer is None:
             self._producer = kombu.Producer(self._connection.default_channel, exchange=self._exchange)
         declare: list[Any] = [self._exchange]
@@ -41,10 +43,11 @@ class KombuNotificationPublisher:
             declare.append(kombu.Queue(routing_key, self._exchange, routing_key=routing_key, durable=False))
         try:
             self._producer.publish(
-                body,
+                json.dumps(body),
                 exchange=self._exchange,
                 routing_key=routing_key,
-                serializer="json",
+                content_type=content_type,
+                content_encoding="utf-8",
                 delivery_mode=2,
                 declare=declare,
                 retry=True,

@@ -167,3 +167,11 @@ tasks = Table(
     Index("ix_tasks_image_id", "image_id"),
     Index("ix_tasks_created_at_id", "created_at", "id"),
 )
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),  # what the lease is for: "notifier"
+    Column("holder", String(255)),
+    Column("expires_at", DateTime, nullable=False),
+)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from shared.domain.events import Event
 from shared.persistence.images import ImageRepository
 from shared.persistence.jobs import JobRepository
+from shared.persistence.leases import LeaseRepository
 from shared.persistence.members import MemberRepository
 from shared.persistence.outbox import OutboxRepository
 from shared.persistence.tasks import TaskRepository
@@ -28,6 +29,7 @@ class UnitOfWork:
         self.request_id = request_id
         self.images = ImageRepository(conn, lock_rows=lock_rows)
         self.jobs = JobRepository(conn)
+        self.leases = LeaseRepository(conn)
         self.members = MemberRepository(conn)
         self.tasks = TaskRepository(conn)
         self.outbox = OutboxRepository(conn)

@@ -32,7 +32,7 @@ def drain(connection: BrokerConnection, queue: kombu.Queue, expect: int, timeout
     got: list[kombu.Message] = []
     with kombu.Connection(connection.url, transport_options=connection.transport_options) as conn:
         with conn.Consumer([queue], callbacks=[lambda body, message: (got.append(message), message.ack())],
-                           accept=["json"]):  # fmt: skip
+                           accept=["application/json", "application/cloudevents+json"]):  # fmt: skip
             deadline = time.monotonic() + timeout
             while len(got) < expect and time.monotonic() < deadline:
                 try:
@@ -90,11 +90,16 @@ def test_a_job_reaches_exactly_its_queue(job_bus) -> None:
 
 
 @pytest.fixture(params=BUSES)
-def event_bus(request, servers, tmp_path: Path) -> tuple[Any, Callable[[int], list[tuple[str, dict]]]]:
+def event_bus(request, servers, tmp_path: Path) -> tuple[Any, Callable[[int], list[tuple[str, dict, str]]]]:
     """A publisher and a function returning what a subscriber bound to ``notifications.*`` received."""
     if request.param == "fake":
         fake = RecordingPublisher()
-        yield fake, lambda count: [(key, body) for key, body in fake.published]
+        yield (
+            fake,
+            lambda count: [
+                (key, body, kind) for (key, body), kind in zip(fake.published, fake.content_types, strict=True)
+            ],
+        )
         return
     connection = broker_connection(bus_url(request.param, servers), tmp_path / "bus")
     exchange_name = f"glance-test-{uuid.uuid4().hex[:8]}"
@@ -105,12 +110,12 @@ def event_bus(request, servers, tmp_path: Path) -> tuple[Any, Callable[[int], li
         listener(conn.default_channel).declare()  # bound before anything is published
     publisher = KombuNotificationPublisher(connection, exchange_name, declare_queues=False)
 
-    def received(count: int) -> list[tuple[str, dict]]:
+    def received(count: int) -> list[tuple[str, dict, str]]:
         messages = drain(connection, listener, expect=count)
         for message in messages:
-            assert message.content_type == "application/json"
             assert message.properties.get("delivery_mode") == 2 or request.param != "rabbitmq"
-        return [(message.delivery_info["routing_key"], message.decode()) for message in messages]
+        return [(message.delivery_info["routing_key"], json.loads(message.body), message.content_type)
+                for message in messages]  # fmt: skip
 
     yield publisher, received
     publisher.close()
@@ -122,4 +127,11 @@ def test_events_arrive_in_order_with_their_routing_keys(event_bus) -> None:
     sent.append(({"oslo.version": "2.0", "oslo.message": json.dumps({"n": "error"})}, "notifications.error"))
     for body, key in sent:
         publisher.publish(body, key)
-    assert received(len(sent)) == [(key, body) for body, key in sent]
+    assert received(len(sent)) == [(key, body, "application/json") for body, key in sent]
+
+
+def test_a_body_keeps_the_content_type_it_was_published_with(event_bus) -> None:
+    publisher, received = event_bus
+    event = {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "org.openstack.image.create", "data": {"é": 1}}
+    publisher.publish(event, "notifications.info", content_type="application/cloudevents+json")
+    assert received(1) == [("notifications.info", event, "application/cloudevents+json")]

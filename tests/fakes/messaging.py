@@ -31,13 +31,15 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
+        self.content_types: list[str] = []
         self.fail_after: int | None = None
         self.closed = False
 
-    def publish(self, body: dict[str, Any], routing_key: str) -> None:
+    def publish(self, body: dict[str, Any], routing_key: str, *, content_type: str = "application/json") -> None:
         if self.fail_after is not None and len(self.published) >= self.fail_after:
             raise ConnectionError("the bus is down")
         self.published.append((routing_key, body))
+        self.content_types.append(content_type)
 
     def close(self) -> None:
         self.closed = True

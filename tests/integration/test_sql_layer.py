@@ -220,3 +220,40 @@ def test_outbox_keeps_commit_order(any_db: Database) -> None:
         uow.outbox.mark_published([rows[0].id], utcnow())
         assert uow.outbox.prune(utcnow() + timedelta(seconds=1)) == 1
         assert len(uow.outbox.unpublished(100)) == 4
+
+
+def test_a_lease_has_one_holder_until_it_runs_out_or_is_released(any_db: Database) -> None:
+    now = utcnow()
+
+    def hold(holder: str, at=now) -> bool:
+        with any_db.transaction() as uow:
+            return uow.leases.hold("notifier", holder, at, ttl=10)
+
+    assert hold("a") and not hold("b")
+    assert hold("a", now + timedelta(seconds=9))  # renewed: now good until 19 s
+    assert not hold("b", now + timedelta(seconds=15))
+    assert hold("b", now + timedelta(seconds=20)) and not hold("a", now + timedelta(seconds=21))
+    with any_db.transaction() as uow:
+        uow.leases.release("notifier", "a", now)  # not the holder: changes nothing
+        assert not uow.leases.hold("notifier", "c", now + timedelta(seconds=21), ttl=10)
+        uow.leases.release("notifier", "b", now + timedelta(seconds=22))
+    assert hold("c", now + timedelta(seconds=22))
+
+
+def test_racing_processes_never_both_take_a_lease(any_db: Database) -> None:
+    later = utcnow() + timedelta(days=1)  # past any lease an earlier test left
+    winners: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def race(holder: str) -> None:
+        barrier.wait()
+        with any_db.transaction() as uow:
+            if uow.leases.hold("notifier", holder, later, ttl=60):
+                winners.append(holder)
+
+    threads = [threading.Thread(target=race, args=(f"h{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1

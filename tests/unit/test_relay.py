@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import datetime
 
 import pytest
 
+from shared.domain.clock import utcnow
+from shared.domain.events import image_upload_failed
 from shared.handlers import images
 from shared.handlers.relay import relay_once
 from tests.conftest import member
@@ -78,3 +81,25 @@ def test_disabled_notifications_and_drivers(make_settings, services) -> None:
     services.settings = make_settings(oslo_messaging_notifications={"driver": "messaging"})
     relay_once(services, publisher)
     assert publisher.published[-1][1]["event_type"] == "image.create"  # v1: no envelope
+
+
+def test_cloudevents_format(make_settings, services) -> None:
+    image = make_events(services, count=2)
+    services.settings = make_settings(oslo_messaging_notifications={"format": "cloudevents"})
+    with services.db.transaction() as uow:
+        uow.record(image_upload_failed(image.id, utcnow(), "Image storage media is full"))
+    publisher = RecordingPublisher()
+    assert relay_once(services, publisher) == 3
+    assert publisher.content_types == ["application/cloudevents+json"] * 3
+    assert [key for key, _ in publisher.published] == ["notifications.info"] * 2 + ["notifications.error"]
+    created, _, failed = (body for _, body in publisher.published)
+    assert set(created) == {"specversion", "id", "type", "source", "subject", "time", "datacontenttype",
+                            "priority", "data"}  # fmt: skip
+    assert (created["specversion"], created["type"], created["source"], created["subject"]) == (
+        "1.0", "org.openstack.image.create", "urn:openstack:image.localhost", image.id
+    )  # fmt: skip
+    assert uuid.UUID(created["id"]) and created["data"]["id"] == image.id and created["priority"] == "info"
+    assert datetime.strptime(created["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert (failed["type"], failed["priority"], failed["datacontenttype"]) == ("org.openstack.image.upload", "error",
+                                                                               "text/plain")  # fmt: skip
+    assert failed["data"].endswith("due to internal error: Image storage media is full")
