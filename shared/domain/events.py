@@ -68,6 +68,30 @@ class ImageActivated(Event):
     event_type = "image.activate"
 
 
+class ImageSent(Event):
+    event_type = "image.send"
+
+
+class ImageSendIncomplete(Event):
+    event_type = "image.send"
+    priority = "ERROR"
+
+
+def image_sent(image_id: str, owner: str | None, receiver: tuple[str | None, str | None], bytes_sent: int,
+               expected: int, now: datetime) -> Event:  # fmt: skip
+    """Glance's ``image.send`` when a download ends: INFO when every expected byte went out, else ERROR."""
+    tenant, user = receiver
+    payload = {
+        "bytes_sent": bytes_sent,
+        "image_id": image_id,
+        "owner_id": owner,
+        "receiver_tenant_id": tenant,
+        "receiver_user_id": user,
+    }
+    kind = ImageSent if bytes_sent == expected else ImageSendIncomplete
+    return kind(image_id=image_id, payload=payload, occurred_at=now)
+
+
 class ImageMemberCreated(Event):
     event_type = "image.member.create"
 

@@ -8,6 +8,7 @@ import structlog
 
 from shared.domain.context import RequestContext
 from shared.domain.errors import Forbidden, NoData, RangeNotSatisfiable, Unavailable
+from shared.domain.events import image_sent
 from shared.domain.status import ImageStatus
 from shared.handlers.access import authorize, load_visible
 from shared.services import Services
@@ -43,12 +44,25 @@ class ByteRange:
 
 @dataclass
 class Download:
-    """An open read of the image's data, with what the response headers need."""
+    """An open read of the image's data, with what the response headers and ``image.send`` need."""
 
     data: ImageData
     size: int
     checksum: str | None
     partial: bool
+    image_id: str = ""
+    owner: str | None = None
+
+
+def record_send(services: Services, context: RequestContext, download: Download, bytes_sent: int) -> None:
+    """Write ``image.send`` for a download that ended (fully sent or cut short); never raises."""
+    event = image_sent(download.image_id, download.owner, (context.project_id, context.user_id), bytes_sent,
+                       download.data.length, services.clock())  # fmt: skip
+    try:
+        with services.db.transaction() as uow:
+            uow.record(event)
+    except Exception as exc:  # the data went out; a lost notification must not fail the response
+        log.warning("image_send_not_recorded", image_id=download.image_id, error=str(exc))
 
 
 def open_download(
@@ -78,5 +92,6 @@ def open_download(
             log.warning("location_unreadable", image_id=image_id, store=location.store, error=str(exc))
             failure = exc
             continue
-        return Download(data=data, size=image.size, checksum=image.checksum, partial=byte_range is not None)
+        return Download(data=data, size=image.size, checksum=image.checksum, partial=byte_range is not None,
+                        image_id=image.id, owner=image.owner)  # fmt: skip
     raise Unavailable(f"Image data is unavailable: {failure}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -91,8 +92,14 @@ def test_large_image_lifecycle(deploy, tap_for, backend) -> None:
     eventually(lambda: jobs() == [("delete", "succeeded"), ("upload", "succeeded")], what="the purge job")
     assert deployment.store_files() == [] and deployment.staging_files() == []
 
-    tap.wait_until(lambda: any(e["event_type"] == "image.delete" for e in tap.events_for(image_id)))
-    seen = [(e["event_type"], e["priority"], e["payload"]["status"]) for e in tap.events_for(image_id)]
+    tap.wait_until(lambda: {"image.delete": 1, "image.send": 3}.items() <= Counter(
+        e["event_type"] for e in tap.events_for(image_id)).items())  # fmt: skip
+    events = tap.events_for(image_id)
+    sends = sorted((e["priority"], e["payload"]["bytes_sent"]) for e in events if e["event_type"] == "image.send")
+    assert sends == [("INFO", 1), ("INFO", 3996), ("INFO", size)]  # each download, when it ended
+    assert all(e["payload"]["receiver_tenant_id"] == e["payload"]["owner_id"] for e in events
+               if e["event_type"] == "image.send")  # fmt: skip
+    seen = [(e["event_type"], e["priority"], e["payload"]["status"]) for e in events if e["event_type"] != "image.send"]
     assert seen == [
         ("image.create", "INFO", "queued"),
         ("image.update", "INFO", "saving"),
@@ -105,7 +112,7 @@ def test_large_image_lifecycle(deploy, tap_for, backend) -> None:
         ("image.delete", "INFO", "pending_delete"),
     ]
     assert {key for key, inner in tap.messages if _for(inner, image_id)} == {"notifications.info"}
-    assert len({e["message_id"] for e in tap.events_for(image_id)}) == len(seen)
+    assert len({e["message_id"] for e in events}) == len(seen) + len(sends)
 
 
 def _for(inner, image_id):

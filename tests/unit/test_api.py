@@ -229,6 +229,28 @@ def test_upload_download_and_ranges(client, services) -> None:
     assert again.status_code == 409
 
 
+def test_every_download_ends_with_image_send(client, services) -> None:
+    image_id = create(client)["id"]
+    upload_and_store(client, services, image_id)
+    url = f"/v2/images/{image_id}/file"
+
+    def sends() -> list[tuple[str, dict]]:
+        with services.db.transaction(write=False) as uow:
+            rows = uow.outbox.unpublished(10_000)
+        return [(row.priority, row.payload) for row in rows if row.event_type == "image.send"]
+
+    assert client.get(url, headers=MEMBER).data == DATA
+    assert client.get(url, headers={**MEMBER, "Range": "bytes=10-19"}).data == DATA[10:20]
+    cut = client.get(url, headers=MEMBER, buffered=False)
+    next(cut.response)  # the client reads one chunk and goes away
+    cut.close()
+    expected = {"image_id": image_id, "owner_id": "p1", "receiver_tenant_id": "p1", "receiver_user_id": "u1"}
+    assert sends()[:2] == [("INFO", {**expected, "bytes_sent": len(DATA)}), ("INFO", {**expected, "bytes_sent": 10})]
+    priority, payload = sends()[2]
+    assert priority == "ERROR" and payload["bytes_sent"] < len(DATA)
+    assert len(sends()) == 3
+
+
 def test_upload_size_header(client) -> None:
     image = create(client)
     url = f"/v2/images/{image['id']}/file"
