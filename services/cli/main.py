@@ -129,6 +129,36 @@ def scrubber(ctx: click.Context, once: bool, restore_id: str | None) -> None:
 
 
 @main.group()
+def events() -> None:
+    """The event stream."""
+
+
+@events.command("tail")
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    metavar="TYPE",
+    help="Only these event types: a name (image.update), a group (task) or a glob (image.*). Repeatable.",
+)
+@click.option("--image", "image_id", metavar="IMAGE_ID", help="Only events about this image.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event instead of a line of text.")
+@click.pass_context
+def events_tail(ctx: click.Context, types: tuple[str, ...], image_id: str | None, as_json: bool) -> None:
+    """Show events as they happen, until Ctrl-C: from the bus, or from the outbox on the embedded bus."""
+    from services.cli.events import source, tail
+    from services.stopping import stop_event
+
+    settings = _start(ctx, "events")
+    where = "the bus (exchange " + settings.control_exchange + ")" if source(settings) == "bus" else "the outbox"
+
+    def ready() -> None:
+        click.echo(f"following {where}; Ctrl-C stops", err=True)
+
+    tail(settings, types, image_id, as_json, lambda line: click.echo(line), ready, stop_event())
+
+
+@main.group()
 def db() -> None:
     """Database schema migrations."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from shared.domain.events import Event
@@ -58,6 +58,18 @@ class OutboxRepository:
             OutboxMessage(**{key: row[key] for key in OutboxMessage.__dataclass_fields__})
             for row in self.conn.execute(stmt).mappings()
         ]
+
+    def after(self, last_id: int, limit: int) -> list[OutboxMessage]:
+        """Events written after row ``last_id``, relayed or not, oldest first (for following the stream)."""
+        stmt = select(outbox).where(outbox.c.id > last_id).order_by(outbox.c.id).limit(limit)
+        return [
+            OutboxMessage(**{key: row[key] for key in OutboxMessage.__dataclass_fields__})
+            for row in self.conn.execute(stmt).mappings()
+        ]
+
+    def last_id(self) -> int:
+        """The newest row's id (0 when empty)."""
+        return self.conn.execute(select(func.max(outbox.c.id))).scalar() or 0
 
     def mark_published(self, ids: Sequence[int], now: datetime) -> None:
         if ids:
