@@ -45,7 +45,7 @@ class RelayLease:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ttl = services.settings.oslo_messaging_notifications.lease_seconds
         self._renew_at = 0.0
-        self.held = False
+        self.held: bool | None = None  # not asked yet
 
     def hold(self) -> bool:
         """True while this process holds the lease (renewing it in the database when due)."""

@@ -58,8 +58,8 @@ def deploy(tmp_path: Path, servers, request) -> Iterator[Callable[..., Deploymen
     for deployment in made:
         deployment.stop()
         if failed:
-            for service in SERVICES:
-                print(f"----- {service} log -----\n{deployment.log(service)}")
+            for path in sorted(deployment.logs.glob("*.log")):
+                print(f"----- {path.stem} log -----\n{deployment.log(path.stem)}")
     for drop in drops:
         drop()
 

@@ -80,12 +80,16 @@ class Deployment:
 
     def start(self, *services: str) -> None:
         for service in services or SERVICES:
-            log = open(self.logs / f"{service}.log", "ab")
-            self.processes[service] = subprocess.Popen(
-                self.command(service), stdout=log, stderr=subprocess.STDOUT, env=self._env(), start_new_session=True
-            )
+            self.spawn(service, service)
         if "api" in (services or SERVICES):
             self.wait_ready()
+
+    def spawn(self, name: str, *args: str) -> None:
+        """Start ``glint ARGS`` as process ``name`` (a second notifier: ``spawn("notifier-2", "notifier")``)."""
+        log = open(self.logs / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            self.command(*args), stdout=log, stderr=subprocess.STDOUT, env=self._env(), start_new_session=True
+        )
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
