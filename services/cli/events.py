@@ -2,8 +2,9 @@
 
 On RabbitMQ and Redis it subscribes to the events exchange with a queue of
 its own (exclusive, deleted when it stops), so it shows what consumers get.
-The embedded bus cannot host a second subscriber, so there it follows the
-outbox, which holds the same events in the same order.
+On the embedded bus a subscriber's queue files would outlive a tail that is
+killed, so there it follows the outbox, which holds the same events in the
+same order.
 """
 
 from __future__ import annotations
