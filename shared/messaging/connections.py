@@ -53,5 +53,8 @@ def broker_connection(url: str, bus_dir: Path) -> BrokerConnection:
         url = "amqp://" + url[len("rabbit://") :]
     options: dict[str, Any] = {}
     if url.startswith("redis"):
-        options["visibility_timeout"] = 3600
+        # No ack emulation: the job table, not the broker, is what makes a job survive (the reaper re-sends
+        # lost ones within redispatch_after), and kombu's emulated acks crash a Celery worker whose Redis
+        # goes away ("Unrecoverable error: 'NoneType' object has no attribute 'hostname'" on restore).
+        options["ack_emulation"] = False
     return BrokerConnection(url=url, transport_options=options)
