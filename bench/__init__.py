@@ -1,0 +1,1 @@
+"""glint's benchmark: ``python -m bench`` (see bench/README.md)."""

@@ -1,0 +1,137 @@
+"""``python -m bench``: glint's workloads on the embedded default (and on PostgreSQL + Redis when given),
+with the machine's limits measured in the same run; writes bench/results/<time>.json and .md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.glint_side import Glint, MiB, data_workloads, metadata_workloads
+from bench.limits import disk_write_rate, hash_rate, loopback_http_rate
+
+RESULTS = Path(__file__).with_name("results")
+
+
+def machine_limits(size: int) -> dict[str, float]:
+    scratch = Path(tempfile.mkdtemp(prefix="glint-bench-limits-"))
+    limits = {"md5_mib_s": hash_rate("md5", size), "sha512_mib_s": hash_rate("sha512", size),
+              "disk_write_fsync_mib_s": disk_write_rate(scratch, size),
+              "loopback_http_mib_s": loopback_http_rate(scratch, size)}  # fmt: skip
+    scratch.rmdir()
+    return limits
+
+
+def fresh_database(server_url: str) -> tuple[str, Any]:
+    name = f"glint_bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(make_url(server_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    size = args.size_mib * MiB
+    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                          "platform": platform.platform()},
+                              "options": vars(args), "limits": machine_limits(size), "runs": {}}  # fmt: skip
+    setups = [("embedded", None, None)]
+    if args.postgres and args.redis:
+        setups.append(("postgres+redis", args.postgres, args.redis))
+    for name, database, broker in setups:
+        drop = None
+        if database:
+            database, drop = fresh_database(database)
+        try:
+            with Glint(database, broker) as glint:
+                print(f"[{name}] metadata workloads...", flush=True)
+                results = metadata_workloads(glint, args.creates, args.images)
+                print(f"[{name}] {args.size_mib} MiB upload and download...", flush=True)
+                results.update(data_workloads(glint, size))
+        finally:
+            if drop:
+                drop()
+        report["runs"][name] = results
+    return report
+
+
+def table(report: dict[str, Any]) -> str:
+    limits = report["limits"]
+    upload_limit = min(limits["md5_mib_s"], limits["sha512_mib_s"], limits["disk_write_fsync_mib_s"])
+    rows = [
+        ("upload, PUT → active", "upload_mib_s", "MiB/s", upload_limit, "≥ 75% of min(md5, sha512, disk+fsync)"),
+        ("download", "download_mib_s", "MiB/s", limits["loopback_http_mib_s"], "≥ 90% of loopback HTTP"),
+        ("create, sequential", "create_sequential_per_s", "/s", None, "≥ 200/s"),
+        ("create, 8 clients", "create_8_clients_per_s", "/s", None, "≥ 400/s, zero errors"),
+        ("list ?limit=25", "list_25_ms", "ms", None, "≤ 5 ms"),
+        ("list ?limit=1000", "list_1000_ms", "ms", None, "≤ 60 ms"),
+        ("show", "show_ms", "ms", None, "≤ 2 ms"),
+        ("delete, sequential", "delete_sequential_per_s", "/s", None, "≥ 300/s"),
+    ]
+    names = list(report["runs"])
+    lines = ["| workload | " + " | ".join(names) + " | limit (same run) | target |",
+             "| --- | " + " | ".join("---" for _ in names) + " | --- | --- |"]  # fmt: skip
+    for label, key, unit, limit, target in rows:
+        cells = []
+        for name in names:
+            value = report["runs"][name][key]
+            cell = f"{value:.1f} {unit}"
+            if limit:
+                cell += f" ({value / limit:.0%})"
+            if key == "create_8_clients_per_s":
+                cell += f", {report['runs'][name]['create_8_clients_errors']} errors"
+            cells.append(cell)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {f'{limit:.0f} MiB/s' if limit else ''} | {target} |")
+    rss = "; ".join(f"{name}: " + ", ".join(f"{k} {v} MiB" for k, v in sorted(run["peak_rss_mib"].items()))
+                    for name, run in report["runs"].items())  # fmt: skip
+    lines.append("")
+    lines.append(f"Peak RSS during the upload: {rss}. Images in the database for the list timings: "
+                 + ", ".join(f"{n}: {r['images_in_database']}" for n, r in report["runs"].items()) + ".")  # fmt: skip
+    lines.append(f"Limits: md5 {limits['md5_mib_s']:.0f} MiB/s, sha512 {limits['sha512_mib_s']:.0f} MiB/s, "
+                 f"disk write+fsync {limits['disk_write_fsync_mib_s']:.0f} MiB/s, loopback HTTP "
+                 f"{limits['loopback_http_mib_s']:.0f} MiB/s.")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--size-mib", type=int, default=256, help="image size for upload and download (256)")
+    parser.add_argument("--creates", type=int, default=200, help="sequential creates; 8 clients make twice as many")
+    parser.add_argument("--images", type=int, default=2000, help="images in the database for the list timings")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("GLINT_TEST_POSTGRES_URL"),
+        help="PostgreSQL server URL for the second run (default $GLINT_TEST_POSTGRES_URL)",
+    )
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("GLINT_TEST_REDIS_URL"),
+        help="Redis URL for the second run's broker (default $GLINT_TEST_REDIS_URL)",
+    )
+    args = parser.parse_args()
+    report = run(args)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(report, indent=2))
+    markdown = table(report)
+    (RESULTS / f"{stamp}.md").write_text(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""A glint started for the benchmark (``glint up`` in a scratch folder) and the workloads run against it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+HEADERS = {"X-Identity-Status": "Confirmed", "X-User-Id": "bench", "X-Project-Id": "bench",
+           "X-Roles": "admin,member,reader", "Accept": "application/json"}  # fmt: skip
+MiB = 1024 * 1024
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Glint:
+    """``glint up`` on the embedded default, or on the database and broker URLs given."""
+
+    def __init__(self, database: str | None = None, broker: str | None = None) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="glint-bench-"))
+        self.port = _free_port()
+        lines = [f"bind_port = {self.port}", f'data_dir = "{self.root / "data"}"']
+        if broker:
+            lines.append(f'transport_url = "{broker}"')
+        lines += ["[logging]", 'level = "WARNING"']
+        if database:
+            lines += ["[database]", f'connection = "{database}"']
+        (self.root / "glint.toml").write_text("\n".join(lines) + "\n")
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Glint:
+        log = open(self.root / "up.log", "wb")
+        command = [sys.executable, "-m", "services.cli", "--config", "glint.toml", "up"]
+        self.process = subprocess.Popen(command, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/versions", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError(f"glint did not start: see {self.root / 'up.log'}")
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(60)
+
+    def rss_mib(self) -> dict[str, float]:
+        """Resident memory of each service (its process and children), by the name in its command line."""
+        found: dict[str, float] = {}
+        todo = [self.process.pid] if self.process else []
+        while todo:
+            pid = todo.pop()
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MiB
+                todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+            except OSError:
+                continue
+            name = next((w.decode() for w in cmd if w in (b"api", b"worker", b"notifier", b"scrubber")), "up")
+            found[name] = found.get(name, 0.0) + rss
+        return found
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.headers.update(HEADERS)
+    return session
+
+
+def _create(session: requests.Session, url: str) -> tuple[str | None, int]:
+    response = session.post(f"{url}/v2/images", json={"disk_format": "raw", "container_format": "bare"})
+    return (response.json()["id"] if response.status_code == 201 else None), response.status_code
+
+
+def metadata_workloads(glint: Glint, creates: int, images: int) -> dict[str, Any]:
+    """Creates (sequential and 8 clients), show, list at 25 and 1000 with ``images`` in the database, deletes."""
+    session, url = _session(), glint.url
+    started = time.perf_counter()
+    ids = [_create(session, url)[0] for _ in range(creates)]
+    sequential = creates / (time.perf_counter() - started)
+
+    def client(count: int) -> list[int]:
+        own = _session()
+        return [_create(own, url)[1] for _ in range(count)]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        codes = [code for chunk in pool.map(client, [creates // 8 * 2] * 8) for code in chunk]
+    concurrent = len(codes) / (time.perf_counter() - started)
+    errors = sum(code != 201 for code in codes)
+    remaining = images - len(ids) - len(codes)
+    if remaining > 0:  # fill the database for the list timings (not timed)
+        with ThreadPoolExecutor(8) as pool:
+            codes += [code for chunk in pool.map(client, [remaining // 8 + 1] * 8) for code in chunk]
+
+    def median_ms(path: str, times: int) -> float:
+        samples = []
+        for _ in range(times):
+            begun = time.perf_counter()
+            assert session.get(f"{url}{path}").status_code == 200
+            samples.append((time.perf_counter() - begun) * 1000)
+        return statistics.median(samples)
+
+    show = median_ms(f"/v2/images/{ids[0]}", 200)
+    list25 = median_ms("/v2/images?limit=25", 100)
+    list1000 = median_ms("/v2/images?limit=1000", 20)
+    started = time.perf_counter()
+    for image_id in ids:
+        assert session.delete(f"{url}/v2/images/{image_id}").status_code == 204
+    deletes = len(ids) / (time.perf_counter() - started)
+    return {"create_sequential_per_s": sequential, "create_8_clients_per_s": concurrent,
+            "create_8_clients_errors": errors, "show_ms": show, "list_25_ms": list25, "list_1000_ms": list1000,
+            "images_in_database": len(ids) + len(codes), "delete_sequential_per_s": deletes}  # fmt: skip
+
+
+def data_workloads(glint: Glint, size: int) -> dict[str, Any]:
+    """Upload ``size`` bytes (PUT start → active, memory sampled meanwhile), then download them."""
+    session, url = _session(), glint.url
+    image_id, _ = _create(session, url)
+    block = os.urandom(MiB)
+    peak: dict[str, float] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for name, mib in glint.rss_mib().items():
+                peak[name] = max(peak.get(name, 0.0), mib)
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    response = session.put(f"{url}/v2/images/{image_id}/file", data=(block for _ in range(size // MiB)),
+                           headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    assert response.status_code == 204, response.text
+    while session.get(f"{url}/v2/images/{image_id}").json()["status"] != "active":
+        time.sleep(0.05)
+    upload = size / MiB / (time.perf_counter() - started)
+    done.set()
+    sampler.join()
+    started = time.perf_counter()
+    with session.get(f"{url}/v2/images/{image_id}/file", stream=True) as got:
+        received = sum(len(chunk) for chunk in got.iter_content(MiB))
+    download = size / MiB / (time.perf_counter() - started)
+    assert received == size
+    return {"upload_mib_s": upload, "download_mib_s": download, "peak_rss_mib": {k: round(v) for k, v in peak.items()}}
