@@ -50,8 +50,8 @@ class Download:
     size: int
     checksum: str | None
     partial: bool
-    image_id: str = ""
-    owner: str | None = None
+    image_id: str
+    owner: str | None
 
 
 def record_send(services: Services, context: RequestContext, download: Download, bytes_sent: int) -> None:

@@ -193,6 +193,11 @@ class Api:
         return self.http.put(f"{self.url}/v2/images/{image_id}/file", data=data,
                              headers={"Content-Type": "application/octet-stream", **headers})  # fmt: skip
 
+    def patch(self, image_id: str, changes: list[dict[str, Any]]) -> requests.Response:
+        """PATCH with the v2.1 JSON-patch media type."""
+        return self.http.patch(f"{self.url}/v2/images/{image_id}", data=json.dumps(changes),
+                               headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})  # fmt: skip
+
     def download(self, image_id: str, **headers: str) -> requests.Response:
         return self.http.get(f"{self.url}/v2/images/{image_id}/file", headers=headers, stream=True)
 

@@ -3,7 +3,6 @@ database, the store and the event stream agree. ``GLINT_SOAK_SECONDS`` sets the 
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import threading
@@ -20,7 +19,6 @@ from tests.e2e.deployment import eventually
 
 SECONDS = float(os.environ.get("GLINT_SOAK_SECONDS", "15"))
 CLIENTS = 8
-PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
 
 
 def client_loop(deployment, n: int, deadline: float, statuses: Counter, lock: threading.Lock) -> None:
@@ -37,8 +35,9 @@ def client_loop(deployment, n: int, deadline: float, statuses: Counter, lock: th
             if response.status_code == 201:
                 mine.append(response.json()["id"])
         elif op == "patch":
-            body = json.dumps([{"op": "add", "path": f"/k{rng.randrange(5)}", "value": str(rng.random())}])
-            response = http.patch(f"{url}/{target}", data=body, headers=PATCH)
+            response = client.patch(
+                target, [{"op": "add", "path": f"/k{rng.randrange(5)}", "value": str(rng.random())}]
+            )
         elif op == "upload":
             response = http.put(f"{url}/{target}/file", data=os.urandom(rng.randrange(1, 65536)),
                                 headers={"Content-Type": "application/octet-stream"})  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -27,6 +28,24 @@ def new_image(db: Database, owner: str = "p1", **attrs) -> Image:
     with db.transaction() as uow:
         uow.images.add(image)
     return image
+
+
+def winners_of_a_race(attempt: Callable[[str], bool], contenders: list[str]) -> list[str]:
+    """Run ``attempt`` for every contender in its own thread, all released at once; who succeeded."""
+    winners: list[str] = []
+    barrier = threading.Barrier(len(contenders))
+
+    def run(contender: str) -> None:
+        barrier.wait()
+        if attempt(contender):
+            winners.append(contender)
+
+    threads = [threading.Thread(target=run, args=(contender,)) for contender in contenders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return winners
 
 
 def test_round_trip_with_children(any_db: Database) -> None:
@@ -147,18 +166,12 @@ def test_job_claim_is_exclusive(any_db: Database) -> None:
     job = Job(kind=JobKind.UPLOAD, image_id="i", status=JobStatus.QUEUED, created_at=utcnow())
     with any_db.transaction() as uow:
         uow.jobs.add(job)
-    winners: list[str] = []
 
-    def claim(owner: str) -> None:
+    def claim(owner: str) -> bool:
         with any_db.transaction() as uow:
-            if uow.jobs.claim(job.id, owner, utcnow()):
-                winners.append(owner)
+            return uow.jobs.claim(job.id, owner, utcnow())
 
-    threads = [threading.Thread(target=claim, args=(f"w{n}",)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    winners = winners_of_a_race(claim, [f"w{n}" for n in range(8)])
     assert len(winners) == 1
     with any_db.transaction() as uow:
         assert uow.jobs.heartbeat([job.id], winners[0], utcnow()) == 1
@@ -242,18 +255,9 @@ def test_a_lease_has_one_holder_until_it_runs_out_or_is_released(any_db: Databas
 
 def test_racing_processes_never_both_take_a_lease(any_db: Database) -> None:
     later = utcnow() + timedelta(days=1)  # past any lease an earlier test left
-    winners: list[str] = []
-    barrier = threading.Barrier(6)
 
-    def race(holder: str) -> None:
-        barrier.wait()
+    def take(holder: str) -> bool:
         with any_db.transaction() as uow:
-            if uow.leases.hold("notifier", holder, later, ttl=60):
-                winners.append(holder)
+            return uow.leases.hold("notifier", holder, later, ttl=60)
 
-    threads = [threading.Thread(target=race, args=(f"h{n}",)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(winners) == 1
+    assert len(winners_of_a_race(take, [f"h{n}" for n in range(6)])) == 1
