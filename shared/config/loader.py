@@ -3,7 +3,8 @@
 An environment variable ``GLINT_<KEY>`` overrides a top-level option and
 ``GLINT_<SECTION>__<KEY>`` an option of a section, for example
 ``GLINT_DATABASE__CONNECTION`` or ``GLINT_ENABLED_BACKENDS__FAST__FILESYSTEM_STORE_DATADIR``.
-Nothing else in glint reads the environment.
+Nothing else in glint reads the environment but the fault tests' crash
+points (``GLINT_TEST_CRASH_AT``, shared/crashpoints.py).
 """
 
 from __future__ import annotations

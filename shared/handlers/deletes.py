@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 
+from shared.crashpoints import crash_point
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.image import LocationStatus
 from shared.domain.jobs import JobKind, JobStatus
@@ -39,10 +40,12 @@ def run_delete(services: Services, job_id: str, heartbeat: Heartbeat) -> str:
             for location in doomed:
                 store = services.stores.for_url(location.url, hint=location.store)
                 retry_transient(lambda store=store, url=location.url: store.delete(url))
+                crash_point("delete.purged_one")
         except StoreError as exc:
             end_running(services, job.id, JobStatus.FAILED, str(exc))
             log.warning("purge_failed", job_id=job.id, error=str(exc))
             return "failed"
+    crash_point("delete.purged")
     with services.db.transaction(request_id=job.request_id) as uow:
         current = uow.jobs.get(job.id)
         image = uow.images.get(job.image_id, for_update=True)

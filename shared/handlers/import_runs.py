@@ -25,6 +25,7 @@ from datetime import timedelta
 
 import structlog
 
+from shared.crashpoints import crash_point
 from shared.domain.errors import DomainError
 from shared.domain.events import (
     FAILED_IMPORT,
@@ -86,6 +87,7 @@ def run_import(services: Services, job_id: str, heartbeat: Heartbeat) -> str:
     try:
         if not _begin(services, job):
             return "cancelled"
+        crash_point("import.begun")
         with heartbeat.hold(job.id, task_id=payload["task_id"]) as held:
             if payload["method"] == LOCATION_METHOD:
                 staged, failed = None, []
@@ -93,7 +95,9 @@ def run_import(services: Services, job_id: str, heartbeat: Heartbeat) -> str:
             else:
                 with held.working_on(STAGING_STORE):
                     staged = retry_transient(lambda: _acquire(services, job, held))
+                crash_point("import.staged")
                 failed = _write_stores(services, job, staged, held)
+        crash_point("import.recorded")
         _finish(services, job, staged, failed)
     except (DomainError, StoreError, FetchFailed, ImportFailed, LocationFailed) as exc:
         reason = exc.message if isinstance(exc, DomainError) and exc.message else str(exc)
@@ -286,21 +290,21 @@ def _write_stores(services: Services, job: Job, staged: Staged, held: HeldJob) -
     must_succeed = job.payload["all_stores_must_succeed"]
     held.bytes_total = (held.bytes_total or 0) + staged.size * len(stores)
     with ThreadPoolExecutor(max_workers=min(services.settings.max_parallel_stores, len(stores))) as pool:
-        outcomes = list(pool.map(lambda name: _write_one(services, job, staged, name, held, len(stores)), stores))
+        outcomes = list(pool.map(lambda name: _write_one(services, job, staged, name, held), stores))
     failures = [(name, error) for name, error in zip(stores, outcomes, strict=True) if error is not None]
     if failures and (must_succeed or len(failures) == len(stores)):
         raise ImportFailed("; ".join(f"store {name}: {error}" for name, error in failures))
     return [name for name, _ in failures]
 
 
-def _write_one(services: Services, job: Job, staged: Staged, name: str, held: HeldJob, count: int) -> str | None:
+def _write_one(services: Services, job: Job, staged: Staged, name: str, held: HeldJob) -> str | None:
     """Copy the staged data into one store and record it; the error text when it fails."""
     _record_prepare(services, job, name)
     store = services.stores.get(name)
     key = f"{job.image_id}.{job.id}"
     try:
         with held.working_on(name):
-            stored = retry_transient(lambda: _copy_into(services, store, key, staged, held, sole=count == 1))
+            stored = retry_transient(lambda: _copy_into(services, store, key, staged, held))
         if stored.size != staged.size:
             store.delete(stored.url)
             raise StoreError(f"stored {stored.size} bytes instead of {staged.size}")
@@ -309,13 +313,16 @@ def _write_one(services: Services, job: Job, staged: Staged, name: str, held: He
         if not job.payload["all_stores_must_succeed"]:
             _record_store_failure(services, job, name)
         return str(exc)
+    crash_point("import.stored")
     _record_store_success(services, job, staged, name, stored)
     return None
 
 
-def _copy_into(services: Services, store: Store, key: str, staged: Staged, held: HeldJob, sole: bool) -> StoredObject:
+def _copy_into(services: Services, store: Store, key: str, staged: Staged, held: HeldJob) -> StoredObject:
+    """Link (or server-side copy) the staged object when the store can, else stream it. The staged data stays
+    until the import finishes, so a worker that dies here leaves it for the next attempt."""
     staging = services.stores.staging
-    if sole and (adopted := store.adopt(key, staging, staged.url)) is not None:  # one store: move, don't copy
+    if (adopted := store.adopt(key, staging, staged.url, keep_source=True)) is not None:
         held.advance(adopted.size)
         return adopted
     data = staging.get(staged.url)

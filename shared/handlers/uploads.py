@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from shared.crashpoints import crash_point
 from shared.domain.context import RequestContext
 from shared.domain.errors import Conflict, DomainError, Gone, Invalid, TooLarge, Unavailable
 from shared.domain.events import image_activated, image_prepared, image_updated, image_upload_failed, image_uploaded
@@ -226,6 +227,7 @@ def run_upload(services: Services, job_id: str, heartbeat: Heartbeat) -> str:
     except (StoreError, DomainError) as exc:
         fail_upload(services, job.id, str(exc), from_status=JobStatus.RUNNING, failure=_failure_of(exc))
         return "failed"
+    crash_point("upload.stored")
     return _activate(services, job, store, stored, heartbeat.owner)
 
 

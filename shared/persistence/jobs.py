@@ -111,9 +111,10 @@ class JobRepository:
         return [_job(row) for row in self.conn.execute(stmt).mappings()]
 
     def staging_in_use(self) -> set[str]:
-        """The ids of live jobs: their staging data must be kept."""
-        stmt = select(jobs.c.id).where(jobs.c.status.in_([s.value for s in LIVE]))
-        return {row[0] for row in self.conn.execute(stmt)}
+        """The staging keys to keep: the ids of live jobs and of their images (glance-direct stages under the
+        image's id, and an import that died after activating its image still needs that data to finish)."""
+        stmt = select(jobs.c.id, jobs.c.image_id).where(jobs.c.status.in_([s.value for s in LIVE]))
+        return {key for row in self.conn.execute(stmt) for key in row if key}
 
 
 def _values(job: Job) -> dict[str, object]:

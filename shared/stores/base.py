@@ -90,10 +90,13 @@ class Store(ABC):
         """The URL ``add(key, ...)`` would give, when the driver's URLs are predictable."""
         return None
 
-    def adopt(self, key: str, source: Store, source_url: str) -> StoredObject | None:
-        """Take the object at ``source_url`` of ``source`` without copying it, when the driver can.
+    def adopt(self, key: str, source: Store, source_url: str, *, keep_source: bool = False) -> StoredObject | None:
+        """Take the object at ``source_url`` of ``source`` without copying it through glint, when the driver can.
 
         Returns None when it cannot (the caller then streams a copy). The
-        source object is gone afterwards.
+        source object is gone afterwards, unless ``keep_source``: then both
+        exist, and the caller removes the source once the copy is recorded
+        (a crash in between leaves the source for the next attempt). An
+        object already under ``key`` is replaced.
         """
         return None

@@ -72,8 +72,9 @@ class FileStore(Store):
             raise
         return StoredObject(url=final.as_uri(), size=size, metadata={"store": self.name})
 
-    def adopt(self, key: str, source: Store, source_url: str) -> StoredObject | None:
-        """Rename a file of another file store into this one when both share a filesystem."""
+    def adopt(self, key: str, source: Store, source_url: str, *, keep_source: bool = False) -> StoredObject | None:
+        """Rename (or, keeping the source, hard-link) a file of another file store into this one when both
+        share a filesystem."""
         if not isinstance(source, FileStore):
             return None
         src = source._path(source_url)
@@ -82,7 +83,12 @@ class FileStore(Store):
             if src.stat().st_dev != self.datadir.stat().st_dev:
                 return None
             size = src.stat().st_size
-            os.replace(src, final)
+            if keep_source:  # link under a partial name first: a crash leaves a part the scrubber removes
+                linked = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}{_PART_SUFFIX}")
+                os.link(src, linked)
+                os.replace(linked, final)
+            else:
+                os.replace(src, final)
         except FileNotFoundError:
             raise DataNotFound(f"{source_url} does not exist") from None
         except OSError as exc:

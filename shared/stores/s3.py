@@ -155,7 +155,7 @@ class S3Store(Store):
             progress(len(data))
         return number, response["ETag"]
 
-    def adopt(self, key: str, source: Store, source_url: str) -> StoredObject | None:
+    def adopt(self, key: str, source: Store, source_url: str, *, keep_source: bool = False) -> StoredObject | None:
         """A server-side copy when the source is a bucket of the same server and the object is under 5 GiB."""
         if not isinstance(source, S3Store) or source.host != self.host:
             return None
@@ -167,7 +167,8 @@ class S3Store(Store):
             self.client.copy_object(
                 Bucket=self.bucket, Key=key, CopySource={"Bucket": source.bucket, "Key": source._key(source_url)}
             )
-        source.delete(source_url)
+        if not keep_source:
+            source.delete(source_url)
         return StoredObject(url=self.url_for(key), size=size, metadata={"store": self.name})
 
     def get(self, url: str, offset: int = 0, length: int | None = None) -> ImageData:

@@ -30,15 +30,15 @@ from tests.webserver import WebServer
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 
 
-def _writable(kind: str, tmp_path: Path, servers, s3_threads: int = 10) -> Iterator[Store]:
+def _writable(kind: str, tmp_path: Path, servers, s3_threads: int = 10, name: str = "fast") -> Iterator[Store]:
     if kind == "file":
-        yield FileStore("fast", tmp_path / "fast", chunk_size=64 * 1024)
+        yield FileStore(name, tmp_path / name, chunk_size=64 * 1024)
     elif kind == "memory":
-        yield MemoryStore("fast")
+        yield MemoryStore(name)
     else:
         options = s3_store_options(servers.need("s3"), f"glint-{uuid.uuid4().hex[:12]}",
                                    s3_store_large_object_chunk_size=5, s3_store_thread_pools=s3_threads)  # fmt: skip
-        s3 = S3Store("fast", S3StoreSettings(**options))
+        s3 = S3Store(name, S3StoreSettings(**options))
         yield s3
         empty_bucket(s3)
 
@@ -155,6 +155,30 @@ def test_delete_is_idempotent(store: Store) -> None:
     with pytest.raises(DataNotFound):
         store.get_size(stored.url)
     assert list(store.list_keys()) == []
+
+
+@pytest.mark.parametrize("keep_source", [False, True])
+def test_adopting_a_sibling_stores_object(store: Store, keep_source: bool, tmp_path: Path, servers) -> None:
+    """A store of the same kind hands an object over without glint copying it, or says it cannot (None)."""
+    kind = {FileStore: "file", MemoryStore: "memory", S3Store: "s3"}[type(store)]
+    for source in _writable(kind, tmp_path, servers, name="staging"):
+        url = source.add("staged", BytesReader(DATA)).url
+        store.add("k", BytesReader(b"an older copy"))
+        adopted = store.adopt("k", source, url, keep_source=keep_source)
+        if adopted is None:  # the caller streams a copy; nothing changed
+            assert (
+                source.get(url).read_all() == DATA
+                and store.get(store.url_for("k") or "").read_all() == b"an older copy"
+            )
+            continue
+        assert (adopted.url, adopted.size) == (store.url_for("k"), len(DATA))
+        assert store.get(adopted.url).read_all() == DATA and [key for key, _ in store.list_keys()] == ["k"]
+        if keep_source:
+            assert source.get(url).read_all() == DATA
+            source.delete(url)  # the source goes when the caller is done; the adopted copy stays
+            assert store.get(adopted.url).read_all() == DATA
+        with pytest.raises(DataNotFound):
+            source.get_size(url)
 
 
 def test_foreign_urls_are_refused(store: Store) -> None:

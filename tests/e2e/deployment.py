@@ -78,18 +78,30 @@ class Deployment:
         return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout,
                               env=self._env())  # fmt: skip
 
-    def start(self, *services: str) -> None:
+    def start(self, *services: str, env: dict[str, str] | None = None) -> None:
         for service in services or SERVICES:
-            self.spawn(service, service)
+            self.spawn(service, service, env=env)
         if "api" in (services or SERVICES):
             self.wait_ready()
 
-    def spawn(self, name: str, *args: str) -> None:
-        """Start ``glint ARGS`` as process ``name`` (a second notifier: ``spawn("notifier-2", "notifier")``)."""
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
+        """Start ``glint ARGS`` as process ``name`` (a second notifier: ``spawn("notifier-2", "notifier")``),
+        with ``env`` added to its environment (``GLINT_TEST_CRASH_AT``...)."""
         log = open(self.logs / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
-            self.command(*args), stdout=log, stderr=subprocess.STDOUT, env=self._env(), start_new_session=True
-        )
+            self.command(*args), stdout=log, stderr=subprocess.STDOUT, env={**self._env(), **(env or {})},
+            start_new_session=True,
+        )  # fmt: skip
+
+    def wait_exit(self, service: str, timeout: float = 60) -> int:
+        """Wait for the service to end by itself (a crash point); returns its exit code."""
+        process = self.processes.pop(service)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise AssertionError(f"{service} did not end within {timeout}s:\n{self.log(service)}") from None
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

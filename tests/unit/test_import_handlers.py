@@ -218,3 +218,21 @@ def test_tasks_api_rules(services, heartbeat) -> None:
     assert other.status is TaskStatus.FAILURE  # never left pending
     with pytest.raises(Invalid, match="does not match schema 'task'"):
         tasks.create_task(services, admin(), {"type": "nope", "input": {}})
+
+
+def test_staged_data_is_kept_while_its_import_job_lives(services, heartbeat) -> None:
+    """A worker that died after activating the image (before finishing) needs the staged data on its retry."""
+    from shared.handlers.scrubbing import remove_orphaned_data
+
+    image = staged_image(services, heartbeat)
+    start(services, member(), image.id, "glance-direct")
+    with services.db.transaction() as uow:  # as the first attempt left it: active, its job still live
+        row = uow.images.get(image.id, for_update=True)
+        row.set_status(ImageStatus.IMPORTING, services.clock())
+        row.set_status(ImageStatus.ACTIVE, services.clock())
+        uow.images.save(row)
+    later = services.clock() + timedelta(seconds=services.settings.jobs.staging_grace + 60)
+    assert remove_orphaned_data(services, later) == 0
+    assert [key for key, _ in services.stores.staging.list_keys()] == [image.id]
+    assert run_imports(services, heartbeat) == ["succeeded"]
+    assert remove_orphaned_data(services, later) == 0 and list(services.stores.staging.list_keys()) == []
