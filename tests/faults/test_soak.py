@@ -8,14 +8,12 @@ import random
 import threading
 import time
 from collections import Counter
-from urllib.parse import urlparse
 
 import pytest
-from sqlalchemy import select
 
-from shared.persistence.tables import image_locations, images, jobs
 from tests.e2e.conftest import api
 from tests.e2e.deployment import eventually
+from tests.faults.consistency import assert_consistent
 
 SECONDS = float(os.environ.get("GLINT_SOAK_SECONDS", "15"))
 CLIENTS = 8
@@ -71,24 +69,7 @@ def test_eight_clients_at_once_leave_everything_consistent(deploy, tap_for, back
     assert not [key for key in statuses if key[1] >= 500]
     assert sum(count for (op, code), count in statuses.items() if op == "upload" and code == 204) > 0
 
-    def unfinished() -> list[str]:
-        with deployment.db.transaction(write=False) as uow:
-            return list(uow.conn.execute(select(jobs.c.id).where(jobs.c.status.in_(["queued", "running"]))).scalars())
-
-    eventually(lambda: unfinished() == [], 60, "every job to end")
-    with deployment.db.transaction(write=False) as uow:
-        rows = {row.id: row.status for row in uow.conn.execute(select(images.c.id, images.c.status))}
-        located = list(uow.conn.execute(select(image_locations.c.image_id, image_locations.c.url,
-                                               image_locations.c.status)))  # fmt: skip
-    assert not {status for status in rows.values()} & {"saving", "uploading", "importing"}
-    # live locations only behind active images, and exactly the store's files; deleted images' are marked deleted
-    assert {(rows[image_id], status) for image_id, _, status in located} <= {
-        ("active", "active"),
-        ("deleted", "deleted"),
-    }
-    live = {urlparse(url).path for _, url, status in located if status == "active"}
-    assert live == {str(path) for path in deployment.store_files()}
-    assert deployment.staging_files() == []
+    rows = assert_consistent(deployment)
 
     def last_status() -> dict[str, str]:
         latest: dict[str, str] = {}
