@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.glint_side import Glint, MiB, data_workloads, metadata_workloads
-from bench.limits import disk_write_rate, hash_rate, loopback_http_rate
+from bench.glint_side import Glint, MiB, Remote, data_workloads, import_workloads, metadata_workloads
+from bench.limits import disk_write_rate, hash_rate, loopback_http_rate, serve_file
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -50,24 +50,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                           "platform": platform.platform()},
                               "options": vars(args), "limits": machine_limits(size), "runs": {}}  # fmt: skip
-    setups = [("embedded", None, None)]
+    setups: list[tuple[str, str | None, str | None]] = [("embedded", None, None)]
     if args.postgres and args.redis:
         setups.append(("postgres+redis", args.postgres, args.redis))
-    for name, database, broker in setups:
-        drop = None
-        if database:
-            database, drop = fresh_database(database)
-        try:
-            with Glint(database, broker) as glint:
-                print(f"[{name}] metadata workloads...", flush=True)
-                results = metadata_workloads(glint, args.creates, args.images)
-                print(f"[{name}] {args.size_mib} MiB upload and download...", flush=True)
-                results.update(data_workloads(glint, size))
-        finally:
-            if drop:
-                drop()
-        report["runs"][name] = results
+    if args.glance:
+        setups.append(("glance", args.glance, None))
+    with serve_file(args.import_mib * MiB) as web_url:
+        for name, database, broker in setups:
+            drop = None
+            if database and name != "glance":
+                database, drop = fresh_database(database)
+            try:
+                with Remote(args.glance) if name == "glance" else Glint(database, broker) as target:
+                    report["runs"][name] = workloads(name, target, args, web_url)
+            finally:
+                if drop:
+                    drop()
     return report
+
+
+def workloads(name: str, target: Glint | Remote, args: argparse.Namespace, web_url: str) -> dict[str, Any]:
+    print(f"[{name}] metadata workloads...", flush=True)
+    results = metadata_workloads(target, args.creates, args.images)
+    print(f"[{name}] {args.size_mib} MiB upload and download...", flush=True)
+    results.update(data_workloads(target, args.size_mib * MiB))
+    print(f"[{name}] {args.import_mib} MiB glance-direct and web-download imports...", flush=True)
+    results.update(import_workloads(target, args.import_mib * MiB, web_url))
+    return results
 
 
 def table(report: dict[str, Any]) -> str:
@@ -82,6 +91,8 @@ def table(report: dict[str, Any]) -> str:
         ("list ?limit=1000", "list_1000_ms", "ms", None, "≤ 60 ms"),
         ("show", "show_ms", "ms", None, "≤ 2 ms"),
         ("delete, sequential", "delete_sequential_per_s", "/s", None, "≥ 300/s"),
+        ("glance-direct import → active", "glance_direct_s", "s", None, "≤ 0.2 s (64 MiB)"),
+        ("web-download import → active", "web_download_s", "s", None, "≤ 0.5 s (64 MiB)"),
     ]
     names = list(report["runs"])
     lines = ["| workload | " + " | ".join(names) + " | limit (same run) | target |",
@@ -90,7 +101,7 @@ def table(report: dict[str, Any]) -> str:
         cells = []
         for name in names:
             value = report["runs"][name][key]
-            cell = f"{value:.1f} {unit}"
+            cell = f"{value:.2f} {unit}" if unit == "s" else f"{value:.1f} {unit}"
             if limit:
                 cell += f" ({value / limit:.0%})"
             if key == "create_8_clients_per_s":
@@ -113,6 +124,9 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=256, help="image size for upload and download (256)")
     parser.add_argument("--creates", type=int, default=200, help="sequential creates; 8 clients make twice as many")
     parser.add_argument("--images", type=int, default=2000, help="images in the database for the list timings")
+    parser.add_argument("--import-mib", type=int, default=64, help="image size for the import timings (64)")
+    parser.add_argument("--glance", metavar="URL", help="a running Glance to measure the same way (its reference "
+                        "setup: ../shared/tools/glance-reference, http://127.0.0.1:9191)")  # fmt: skip
     parser.add_argument(
         "--postgres",
         default=os.environ.get("GLINT_TEST_POSTGRES_URL"),

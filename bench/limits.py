@@ -5,8 +5,14 @@ from __future__ import annotations
 import hashlib
 import http.server
 import os
+import shutil
+import socket
+import statistics
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -41,21 +47,54 @@ def disk_write_rate(folder: Path, size: int) -> float:
 
 
 def loopback_http_rate(folder: Path, size: int) -> float:
-    """MiB/s of a plain HTTP download of a ``size``-byte file over loopback (Python's own server)."""
+    """MiB/s of a plain HTTP download of a ``size``-byte file over loopback: a bare server that answers one
+    request with ``sendfile(2)``, read by the same client code as glint's download."""
     path = folder / "bench-http-file"
     with open(path, "wb") as handle:
+        for _ in range(size // CHUNK):
+            handle.write(os.urandom(CHUNK))
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection, open(path, "rb") as handle:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                               f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
+            connection.sendfile(handle)
+
+    rates = []
+    try:
+        for _ in range(3):  # the median of three, as for glint's download
+            server = threading.Thread(target=serve, daemon=True)
+            server.start()
+            started = time.perf_counter()
+            with requests.get(f"http://127.0.0.1:{listener.getsockname()[1]}/", stream=True, timeout=60) as response:
+                got = sum(len(chunk) for chunk in response.iter_content(CHUNK))
+            rates.append(size / CHUNK / (time.perf_counter() - started))
+            server.join(10)
+            assert got == size
+    finally:
+        listener.close()
+        path.unlink()
+    return statistics.median(rates)
+
+
+@contextmanager
+def serve_file(size: int) -> Iterator[str]:
+    """A URL on a local web server (127.0.0.1, a thread) for a file of ``size`` random bytes: the
+    web-download source."""
+    folder = Path(tempfile.mkdtemp(prefix="glint-bench-web-"))
+    with open(folder / "image.raw", "wb") as handle:
         for _ in range(size // CHUNK):
             handle.write(os.urandom(CHUNK))
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        started = time.perf_counter()
-        with requests.get(f"http://127.0.0.1:{server.server_port}/{path.name}", stream=True, timeout=60) as response:
-            got = sum(len(chunk) for chunk in response.iter_content(CHUNK))
-        elapsed = time.perf_counter() - started
+        yield f"http://127.0.0.1:{server.server_port}/image.raw"
     finally:
         server.shutdown()
-        path.unlink()
-    assert got == size
-    return size / CHUNK / elapsed
+        shutil.rmtree(folder)
