@@ -8,7 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, and_, delete, exists, false, insert, not_, or_, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    insert,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
@@ -24,6 +38,24 @@ _COLUMNS = (
     "owner", "size", "virtual_size", "min_disk", "min_ram", "container_format", "disk_format",
     "created_at", "updated_at", "deleted_at", "deleted",
 )  # fmt: skip
+
+
+# What every read of images loads besides the rows, built once (a statement built per call costs more than
+# the query): the ids are one expanding bind.
+_IDS = bindparam("ids", expanding=True)
+_PROPERTIES_OF = select(image_properties.c.image_id, image_properties.c.name, image_properties.c.value).where(
+    image_properties.c.image_id.in_(_IDS)
+)
+_TAGS_OF = (
+    select(image_tags.c.image_id, image_tags.c.value)
+    .where(image_tags.c.image_id.in_(_IDS))
+    .order_by(image_tags.c.value)
+)
+_LOCATIONS_OF = (
+    select(image_locations)
+    .where(image_locations.c.image_id.in_(_IDS), image_locations.c.status != LocationStatus.DELETED.value)
+    .order_by(image_locations.c.id)
+)
 
 
 @dataclass
@@ -199,28 +231,13 @@ class ImageRepository:
             return []
         ids = [row["id"] for row in rows]
         props: dict[str, dict[str, str | None]] = defaultdict(dict)
-        for image_id, name, value in self.conn.execute(
-            select(image_properties.c.image_id, image_properties.c.name, image_properties.c.value).where(
-                image_properties.c.image_id.in_(ids)
-            )
-        ):
+        for image_id, name, value in self.conn.execute(_PROPERTIES_OF, {"ids": ids}):
             props[image_id][name] = value
         tags: dict[str, list[str]] = defaultdict(list)
-        for image_id, value in self.conn.execute(
-            select(image_tags.c.image_id, image_tags.c.value)
-            .where(image_tags.c.image_id.in_(ids))
-            .order_by(image_tags.c.value)
-        ):
+        for image_id, value in self.conn.execute(_TAGS_OF, {"ids": ids}):
             tags[image_id].append(value)
         locations: dict[str, list[Location]] = defaultdict(list)
-        for loc in self.conn.execute(
-            select(image_locations)
-            .where(
-                image_locations.c.image_id.in_(ids),
-                image_locations.c.status != LocationStatus.DELETED.value,
-            )
-            .order_by(image_locations.c.id)
-        ).mappings():
+        for loc in self.conn.execute(_LOCATIONS_OF, {"ids": ids}).mappings():
             locations[loc["image_id"]].append(
                 Location(
                     url=loc["url"],
