@@ -40,8 +40,10 @@ _COLUMNS = (
 )  # fmt: skip
 
 
-# What every read of images loads besides the rows, built once (a statement built per call costs more than
-# the query): the ids are one expanding bind.
+# The statements of every read and write of an image, built once (a statement built per call, with its
+# values inlined, costs more than the query): values go in as parameters, the ids as one expanding bind.
+_INSERT_IMAGE = insert(images)
+_UPDATE_IMAGE = update(images).where(images.c.id == bindparam("_id"), images.c.version == bindparam("_version"))
 _IDS = bindparam("ids", expanding=True)
 _PROPERTIES_OF = select(image_properties.c.image_id, image_properties.c.name, image_properties.c.value).where(
     image_properties.c.image_id.in_(_IDS)
@@ -148,7 +150,7 @@ class ImageRepository:
             raise Duplicate(f"Image ID {image.id} already exists!")
         values = {name: getattr(image, name) for name in _COLUMNS}
         try:
-            self.conn.execute(insert(images).values(id=image.id, version=image.version, **values))
+            self.conn.execute(_INSERT_IMAGE, {"id": image.id, "version": image.version, **values})
         except IntegrityError:
             raise Duplicate(f"Image ID {image.id} already exists!") from None
         self._snapshots[image.id] = _Snapshot({}, set(), {})
@@ -159,9 +161,7 @@ class ImageRepository:
         """Write the image back if nobody changed it since it was read; raises ConcurrentUpdate otherwise."""
         values = {name: getattr(image, name) for name in _COLUMNS}
         result = self.conn.execute(
-            update(images)
-            .where(images.c.id == image.id, images.c.version == image.version)
-            .values(version=image.version + 1, **values)
+            _UPDATE_IMAGE, {"_id": image.id, "_version": image.version, "version": image.version + 1, **values}
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"image {image.id} changed concurrently")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from shared.domain.errors import ConcurrentUpdate
@@ -18,6 +18,10 @@ _FIELDS = (
 )  # fmt: skip
 
 
+_INSERT_JOB = insert(jobs)  # built once; the values go in as parameters
+_UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("_id"), jobs.c.status == bindparam("_status"))
+
+
 class JobRepository:
     """Job rows inside one transaction."""
 
@@ -26,7 +30,7 @@ class JobRepository:
 
     def add(self, job: Job) -> None:
         job.updated_at = job.updated_at or job.created_at
-        self.conn.execute(insert(jobs).values(id=job.id, **_values(job)))
+        self.conn.execute(_INSERT_JOB, {"id": job.id, **_values(job)})
 
     def get(self, job_id: str) -> Job | None:
         row = self.conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
@@ -34,9 +38,7 @@ class JobRepository:
 
     def save(self, job: Job, *, expected_status: JobStatus) -> None:
         """Write the job if its stored status is still ``expected_status``; ConcurrentUpdate otherwise."""
-        result = self.conn.execute(
-            update(jobs).where(jobs.c.id == job.id, jobs.c.status == expected_status.value).values(**_values(job))
-        )
+        result = self.conn.execute(_UPDATE_JOB, {"_id": job.id, "_status": expected_status.value, **_values(job)})
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"job {job.id} is no longer {expected_status}")
 
