@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from bench.glint_side import Glint, MiB, Remote, data_workloads, import_workloads, metadata_workloads
 from bench.limits import disk_write_rate, hash_rate, loopback_http_rate, serve_file
+from bench.scaling import curve_table, scaling_curve
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=200, help="sequential creates; 8 clients make twice as many")
     parser.add_argument("--images", type=int, default=2000, help="images in the database for the list timings")
     parser.add_argument("--import-mib", type=int, default=64, help="image size for the import timings (64)")
+    parser.add_argument("--scaling", action="store_true", help="also the 1/2/4-process scaling curve (16 MiB)")
     parser.add_argument("--glance", metavar="URL", help="a running Glance to measure the same way (its reference "
                         "setup: ../shared/tools/glance-reference, http://127.0.0.1:9191)")  # fmt: skip
     parser.add_argument(
@@ -139,10 +141,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     report = run(args)
+    if args.scaling:
+        report["scaling"] = scaling_curve()
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (RESULTS / f"{stamp}.json").write_text(json.dumps(report, indent=2))
     markdown = table(report)
+    if args.scaling:
+        markdown += "\nScaling on the embedded default (processes; where it stops, see docs/performance.md):\n\n"
+        markdown += curve_table(report["scaling"], 16)
     (RESULTS / f"{stamp}.md").write_text(markdown)
     print(markdown)
 

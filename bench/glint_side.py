@@ -29,14 +29,27 @@ def _free_port() -> int:
 
 
 class Glint:
-    """``glint up`` on the embedded default, or on the database and broker URLs given."""
+    """``glint up`` on the embedded default, or on the database and broker URLs given; for the scaling curve,
+    ``api_processes`` server processes and ``worker_processes`` worker processes running one job each."""
 
-    def __init__(self, database: str | None = None, broker: str | None = None) -> None:
+    def __init__(
+        self,
+        database: str | None = None,
+        broker: str | None = None,
+        *,
+        api_processes: int | None = None,
+        worker_processes: int | None = None,
+    ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="glint-bench-"))
         self.port = _free_port()
+        self.extra_workers = (worker_processes or 1) - 1
         lines = [f"bind_port = {self.port}", f'data_dir = "{self.root / "data"}"']
         if broker:
             lines.append(f'transport_url = "{broker}"')
+        if api_processes:
+            lines.append(f"workers = {api_processes}")
+        if worker_processes:
+            lines += ["[worker]", "concurrency = 1"]
         lines += [
             "[logging]",
             'level = "WARNING"',
@@ -49,12 +62,15 @@ class Glint:
         (self.root / "glint.toml").write_text("\n".join(lines) + "\n")
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
 
     def __enter__(self) -> Glint:
         log = open(self.root / "up.log", "wb")
-        command = [sys.executable, "-m", "services.cli", "--config", "glint.toml", "up"]
-        self.process = subprocess.Popen(command, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+        command = [sys.executable, "-m", "services.cli", "--config", "glint.toml"]
+        self.process = subprocess.Popen([*command, "up"], cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)  # fmt: skip
+        self.workers = [subprocess.Popen([*command, "worker"], cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True) for _ in range(self.extra_workers)]  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -66,8 +82,10 @@ class Glint:
 
     def __exit__(self, *exc: object) -> None:
         assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(60)
+        for process in [self.process, *self.workers]:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in [self.process, *self.workers]:
+            process.wait(60)
 
     def rss_mib(self) -> dict[str, float]:
         """Resident memory of each service (its process and children), by the name in its command line."""
