@@ -25,7 +25,8 @@ JOBS = 200
 
 
 @pytest.mark.parametrize("bus", ["redis", "rabbitmq"])
-def test_broker_restart_with_200_jobs(deploy, tmp_path: Path, bus: str) -> None:
+def test_broker_restart_with_200_jobs(deploy, servers, tmp_path: Path, bus: str) -> None:
+    servers.need("postgres")  # before a broker is started for nothing
     broker = (PrivateRedis if bus == "redis" else PrivateRabbit)(tmp_path)
     broker.start()
     try:

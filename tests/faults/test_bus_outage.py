@@ -54,7 +54,8 @@ def drain(url: str, count: int, timeout: float = 60) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("bus", ["redis", "rabbitmq"])
-def test_events_written_while_the_bus_is_down_arrive_in_order(deploy, tmp_path: Path, bus: str) -> None:
+def test_events_written_while_the_bus_is_down_arrive_in_order(deploy, servers, tmp_path: Path, bus: str) -> None:
+    servers.need("postgres")  # before a broker is started for nothing
     broker = (PrivateRedis if bus == "redis" else PrivateRabbit)(tmp_path)
     broker.start()
     try:
