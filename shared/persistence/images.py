@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     Integer,
     and_,
     bindparam,
@@ -138,8 +139,7 @@ class ImageRepository:
         if marker is not None:
             stmt = stmt.where(_after_marker(query.sort, marker))
         for key, direction in query.sort:
-            column = images.c[key]
-            stmt = stmt.order_by(column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last())
+            stmt = stmt.order_by(_ordered(images.c[key], direction))
         rows = self.conn.execute(stmt.limit(query.limit)).mappings().all()
         return self._hydrate(rows)
 
@@ -343,6 +343,15 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
         "lt": lambda: column < value,
         "lte": lambda: column <= value,
     }[op]()
+
+
+def _ordered(column: Column[Any], direction: str) -> ColumnElement[Any]:
+    """``column`` in ``direction`` with NULLs as the smallest value. A column without NULLs gets a plain
+    ASC/DESC: the same order, and one an index can give (PostgreSQL reads ``(created_at, id)`` backwards for
+    DESC, DESC, but not for DESC NULLS LAST, and would sort the whole table for every first page)."""
+    if not column.nullable:
+        return column.asc() if direction == "asc" else column.desc()
+    return column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last()
 
 
 def _after_marker(sort: Sequence[tuple[str, str]], marker: Image) -> ColumnElement[bool]:
