@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import kombu
 import pytest
@@ -20,7 +19,6 @@ from sqlalchemy import func, select
 from shared.persistence.tables import outbox
 from tests.e2e.conftest import api
 from tests.e2e.deployment import eventually
-from tests.faults.private_brokers import PrivateRabbit, PrivateRedis
 from tests.faults.test_notifiers import first_seen, written
 
 IMAGES, TAGS = 20, 4
@@ -54,29 +52,24 @@ def drain(url: str, count: int, timeout: float = 60) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("bus", ["redis", "rabbitmq"])
-def test_events_written_while_the_bus_is_down_arrive_in_order(deploy, servers, tmp_path: Path, bus: str) -> None:
-    servers.need("postgres")  # before a broker is started for nothing
-    broker = (PrivateRedis if bus == "redis" else PrivateRabbit)(tmp_path)
+def test_events_written_while_the_bus_is_down_arrive_in_order(deploy, private_broker, bus: str) -> None:
+    broker = private_broker
+    deployment = deploy(f"postgres+{bus}", start=("api", "notifier"), transport_url=broker.url,
+                        oslo_messaging_notifications={"declare_queues": "true"})  # fmt: skip
+    broker.kill()
+    client = api(deployment)
+    for n in range(IMAGES):
+        image_id = client.create(name=f"outage-{n}")["id"]
+        for t in range(TAGS):
+            assert client.http.put(f"{client.url}/v2/images/{image_id}/tags/t{t}").status_code == 204
+        if n % 2:
+            assert client.delete(image_id).status_code == 204
+    expected = written(deployment)
+    total = sum(map(len, expected.values()))
+    time.sleep(3)  # the notifier keeps retrying meanwhile
+    assert deployment.processes["notifier"].poll() is None, deployment.log("notifier")
+    assert unsent(deployment) == total  # nothing marked sent without the broker's confirm
     broker.start()
-    try:
-        deployment = deploy(f"postgres+{bus}", start=("api", "notifier"), transport_url=broker.url,
-                            oslo_messaging_notifications={"declare_queues": "true"})  # fmt: skip
-        broker.kill()
-        client = api(deployment)
-        for n in range(IMAGES):
-            image_id = client.create(name=f"outage-{n}")["id"]
-            for t in range(TAGS):
-                assert client.http.put(f"{client.url}/v2/images/{image_id}/tags/t{t}").status_code == 204
-            if n % 2:
-                assert client.delete(image_id).status_code == 204
-        expected = written(deployment)
-        total = sum(map(len, expected.values()))
-        time.sleep(3)  # the notifier keeps retrying meanwhile
-        assert deployment.processes["notifier"].poll() is None, deployment.log("notifier")
-        assert unsent(deployment) == total  # nothing marked sent without the broker's confirm
-        broker.start()
-        got = drain(broker.url, total)
-        assert {image: first_seen(ids) for image, ids in got.items()} == expected  # every event, each image in order
-        eventually(lambda: unsent(deployment) == 0, 30, "every outbox row marked sent")
-    finally:
-        broker.kill()
+    got = drain(broker.url, total)
+    assert {image: first_seen(ids) for image, ids in got.items()} == expected  # every event, each image in order
+    eventually(lambda: unsent(deployment) == 0, 30, "every outbox row marked sent")

@@ -93,5 +93,5 @@ def test_a_worker_killed_at_every_step_leaves_nothing_behind(deploy, backend) ->
     for n in range(ROUNDS):
         crash_round(deployment, client, POINTS[n % len(POINTS)], n)
     statuses = assert_consistent(deployment)
-    assert sorted(statuses.values()).count("active") == sum(not POINTS[n % len(POINTS)].startswith("delete")
+    assert list(statuses.values()).count("active") == sum(not POINTS[n % len(POINTS)].startswith("delete")
                                                             for n in range(ROUNDS))  # fmt: skip
