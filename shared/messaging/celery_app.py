@@ -31,6 +31,12 @@ def make_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # After a reconnect Celery lowers the prefetch count, then raises it step by step from the thread that
+        # acks a task. With the threads pool that basic.qos call waits for its reply on the AMQP connection
+        # the consumer thread is reading at the same time, which py-amqp does not support; a worker was seen
+        # to stop consuming after a RabbitMQ restart (tests/faults/test_broker_restart.py). Without the
+        # reduction, a message or two may be fetched early after a reconnect, which costs nothing here.
+        worker_enable_prefetch_count_reduction=False,
         task_ignore_result=True,
         task_store_errors_even_if_ignored=False,
         task_serializer="json",
