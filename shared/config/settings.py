@@ -70,6 +70,9 @@ class JobSettings(_Section):
     heartbeat_interval: float = Field(5.0, gt=0)
     stale_after: float = Field(30.0, gt=0, description="A job whose heartbeat is older is presumed lost")
     redispatch_after: float = Field(120.0, gt=0, description="Re-send a queued job not started after this")
+    dispatch_hold_off: float = Field(
+        2.0, ge=0, description="After a failed send to the job bus, seconds in which sends fail at once"
+    )
     max_attempts: int = Field(5, ge=1)
     reap_interval: float = Field(10.0, gt=0, description="Seconds between the scrubber's job reaper passes")
     staging_grace: float = Field(300.0, ge=0, description="Age before unreferenced staging data is removed")

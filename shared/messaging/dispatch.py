@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from celery import Celery
@@ -17,12 +19,30 @@ class JobDispatcher(Protocol):
     def dispatch(self, job: Job) -> None: ...
 
 
-class CeleryDispatcher:
-    """Sends a job as a Celery task message carrying only the job id."""
+class BusUnavailable(ConnectionError):
+    """The last send failed a moment ago; this one was not tried (the reaper sends the job later)."""
 
-    def __init__(self, app: Celery, settings: Settings) -> None:
+
+class CeleryDispatcher:
+    """Sends a job as a Celery task message carrying only the job id.
+
+    A failed send costs the caller Celery's publish retries (about 1.5 s); so that an API request does not pay
+    that again and again while the broker is down, sends in the ``hold_off`` seconds after a failure raise
+    :class:`BusUnavailable` at once. The jobs stay in the job table either way.
+    """
+
+    def __init__(self, app: Celery, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.settings = settings
+        self.hold_off = settings.jobs.dispatch_hold_off
+        self._clock = clock
+        self._retry_at = 0.0
 
     def dispatch(self, job: Job) -> None:
-        self.app.send_task(job.task_name, args=[job.id], queue=queue_name(self.settings, job.queue))
+        if self._clock() < self._retry_at:
+            raise BusUnavailable(f"the job bus failed less than {self.hold_off:g}s ago; not tried")
+        try:
+            self.app.send_task(job.task_name, args=[job.id], queue=queue_name(self.settings, job.queue))
+        except Exception:
+            self._retry_at = self._clock() + self.hold_off
+            raise
