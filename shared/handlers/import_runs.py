@@ -41,7 +41,7 @@ from shared.domain.events import (
     task_event,
 )
 from shared.domain.image import Image, Location, LocationStatus
-from shared.domain.jobs import Job, JobStatus
+from shared.domain.jobs import Job, JobKind, JobStatus
 from shared.domain.status import ImageStatus
 from shared.domain.tasks import TaskStatus
 from shared.fetch import FetchFailed, UriFilter, open_url, reader
@@ -163,7 +163,8 @@ def _acquire(services: Services, job: Job, held: HeldJob) -> Staged:
 
 
 def _verify_staged(services: Services, image: Image, held: HeldJob) -> Staged:
-    """glance-direct: the data is staged already; read it once to hash and inspect it."""
+    """glance-direct: the data is staged already; read it once to inspect it, and to hash it unless the stage
+    recorded its digests (it hashed the same bytes as they arrived)."""
     staging = services.stores.staging
     url = staging.url_for(image.id) or ""
     try:
@@ -171,15 +172,36 @@ def _verify_staged(services: Services, image: Image, held: HeldJob) -> Staged:
     except StoreError:
         raise ImportFailed("the staged data of this image is gone") from None
     held.bytes_total = data.size
-    hashing = HashingReader(ChunkReader(data.chunks), hash_algo=services.settings.hashing_algorithm,
-                            on_read=held.advance)  # fmt: skip
-    check = _format_check(services, hashing, image)
+    digests = _stage_digests(services, image.id, url, data.size)
+    if digests is None:
+        hashing = HashingReader(ChunkReader(data.chunks), hash_algo=services.settings.hashing_algorithm,
+                                on_read=held.advance)  # fmt: skip
+        source: Readable = hashing
+    else:
+        source = ChunkReader(data.chunks, on_read=held.advance)
+    check = _format_check(services, source, image)
     try:
         while check.read(MiB):
             pass
     finally:
         data.close()
-    return Staged(url, hashing.size, hashing.checksum, hashing.hash_algo, hashing.hash_value, check.verdict())
+    if digests is None:
+        digests = {"checksum": hashing.checksum, "hash_algo": hashing.hash_algo, "hash_value": hashing.hash_value}
+    return Staged(url, data.size, digests["checksum"], digests["hash_algo"], digests["hash_value"], check.verdict())
+
+
+def _stage_digests(services: Services, image_id: str, url: str, size: int) -> dict[str, str] | None:
+    """The digests the image's last stage computed, if they are of this staged object in the configured
+    algorithm (a stage from before digests were recorded has none)."""
+    with services.db.transaction(write=False) as uow:
+        stage = uow.jobs.last_of(image_id, JobKind.STAGE, JobStatus.SUCCEEDED)
+    if stage is None:
+        return None
+    recorded = stage.payload
+    expected = (url, size, services.settings.hashing_algorithm)
+    if (recorded.get("staging_url"), recorded.get("size"), recorded.get("hash_algo")) != expected:
+        return None
+    return {name: recorded[name] for name in ("checksum", "hash_algo", "hash_value")}
 
 
 def _stage(services: Services, job: Job, image: Image, source: Readable, length: int | None, held: HeldJob) -> Staged:

@@ -60,18 +60,20 @@ def stage_image_data(
     staging = services.stores.staging
     try:
         with heartbeat.hold(job.id, declared_size) as held:
-            reader = HashingReader(body, cap=settings.image_size_cap, on_read=held.advance)
+            reader = HashingReader(body, hash_algo=settings.hashing_algorithm, cap=settings.image_size_cap,
+                                   on_read=held.advance)  # fmt: skip
             stored = staging.add(image_id, reader)
         if declared_size is not None and declared_size != stored.size:
             raise Invalid(f"Size mismatch: expected {declared_size} bytes, got {stored.size} bytes")
-        _finish(services, job, stored.url, stored.size)
+        digests = {"checksum": reader.checksum, "hash_algo": reader.hash_algo, "hash_value": reader.hash_value}
+        _finish(services, job, stored.url, stored.size, digests)
     except BaseException as exc:
         reason = exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
         fail_stage(services, job.id, reason)
         raise
 
 
-def _finish(services: Services, job: Job, staged_url: str, size: int) -> None:
+def _finish(services: Services, job: Job, staged_url: str, size: int, digests: dict[str, str]) -> None:
     with services.db.transaction(request_id=job.request_id) as uow:
         current = uow.jobs.get(job.id)
         image = uow.images.get(job.image_id, for_update=True)
@@ -84,7 +86,7 @@ def _finish(services: Services, job: Job, staged_url: str, size: int) -> None:
         image.updated_at = now
         image.record(image_updated(image, now))
         uow.images.save(image)
-        current.payload.update(staging_url=staged_url, size=size)
+        current.payload.update(staging_url=staged_url, size=size, **digests)  # the import takes the digests
         current.bytes_done = current.bytes_total = size
         current.set_status(JobStatus.SUCCEEDED, now)
         uow.jobs.save(current, expected_status=JobStatus.RECEIVING)

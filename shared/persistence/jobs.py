@@ -89,6 +89,17 @@ class JobRepository:
             stmt = stmt.where(jobs.c.kind == kind.value)
         return [_job(row) for row in self.conn.execute(stmt).mappings()]
 
+    def last_of(self, image_id: str, kind: JobKind, status: JobStatus) -> Job | None:
+        """The image's job of ``kind`` in ``status`` that changed last (its latest finished stage, say)."""
+        stmt = (
+            select(jobs)
+            .where(jobs.c.image_id == image_id, jobs.c.kind == kind.value, jobs.c.status == status.value)
+            .order_by(jobs.c.updated_at.desc())
+            .limit(1)
+        )
+        row = self.conn.execute(stmt).mappings().first()
+        return None if row is None else _job(row)
+
     def stale(self, status: JobStatus, heartbeat_before: datetime, limit: int = 100) -> list[Job]:
         """Jobs in ``status`` whose holder has not heart-beaten since ``heartbeat_before``."""
         stmt = (

@@ -93,10 +93,15 @@ class HashingReader:
 
 
 class ChunkReader:
-    """A Readable over an iterator of chunks (each read returns the next chunk, whatever size is asked)."""
+    """A Readable over an iterator of chunks (each read returns the next chunk, whatever size is asked);
+    ``on_read(n)`` is told the size of each."""
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
+    def __init__(self, chunks: Iterable[bytes], on_read: Callable[[int], None] | None = None) -> None:
         self._chunks = iter(chunks)
+        self._on_read = on_read
 
     def read(self, size: int = -1, /) -> bytes:
-        return next(self._chunks, b"")
+        chunk = next(self._chunks, b"")
+        if chunk and self._on_read is not None:
+            self._on_read(len(chunk))
+        return chunk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import timedelta
 
@@ -236,3 +237,32 @@ def test_staged_data_is_kept_while_its_import_job_lives(services, heartbeat) -> 
     assert [key for key, _ in services.stores.staging.list_keys()] == [image.id]
     assert run_imports(services, heartbeat) == ["succeeded"]
     assert remove_orphaned_data(services, later) == 0 and list(services.stores.staging.list_keys()) == []
+
+
+def _rewrite_stage_record(services, image_id, **changes) -> None:
+    with services.db.transaction() as uow:
+        stage = uow.jobs.last_of(image_id, JobKind.STAGE, JobStatus.SUCCEEDED)
+        stage.payload = {**stage.payload, **changes}
+        uow.jobs.save(stage, expected_status=JobStatus.SUCCEEDED)
+
+
+def test_glance_direct_takes_the_digests_computed_while_staging(services, heartbeat) -> None:
+    image = staged_image(services, heartbeat)
+    with services.db.transaction(write=False) as uow:
+        recorded = uow.jobs.last_of(image.id, JobKind.STAGE, JobStatus.SUCCEEDED).payload
+    assert (recorded["checksum"], recorded["hash_algo"]) == (hashlib.md5(DATA).hexdigest(), "sha512")
+    assert recorded["hash_value"] == hashlib.sha512(DATA).hexdigest()
+    _rewrite_stage_record(services, image.id, checksum="0" * 32)  # marks what the import uses: not re-hashed
+    start(services, member(), image.id, "glance-direct")
+    assert run_imports(services, heartbeat) == ["succeeded"]
+    assert image_row(services, image.id).checksum == "0" * 32
+
+
+@pytest.mark.parametrize("record", [{"size": len(DATA) + 1}, {"hash_algo": "sha256"}, {"staging_url": "file:///x"}])
+def test_glance_direct_hashes_again_when_the_stage_record_does_not_fit(services, heartbeat, record) -> None:
+    image = staged_image(services, heartbeat)
+    _rewrite_stage_record(services, image.id, checksum="0" * 32, **record)
+    start(services, member(), image.id, "glance-direct")
+    assert run_imports(services, heartbeat) == ["succeeded"]
+    done = image_row(services, image.id)
+    assert (done.checksum, done.os_hash_value) == (hashlib.md5(DATA).hexdigest(), hashlib.sha512(DATA).hexdigest())
