@@ -208,13 +208,14 @@ class ImageRepository:
             for name, value in image.properties.items()
             if name not in before.properties or before.properties[name] != value
         ]
-        if changed:
+        replaced = [item["name"] for item in changed if item["name"] in before.properties]
+        if replaced:  # a new property (every one of a new image) has no row to remove first
             self.conn.execute(
                 delete(image_properties).where(
-                    image_properties.c.image_id == image.id,
-                    image_properties.c.name.in_([item["name"] for item in changed]),
+                    image_properties.c.image_id == image.id, image_properties.c.name.in_(replaced)
                 )
             )
+        if changed:
             self.conn.execute(insert(image_properties), changed)
 
         tags = set(image.tags)
