@@ -166,9 +166,8 @@ class ImageRepository:
 
     # -- writing --------------------------------------------------------------
     def add(self, image: Image) -> None:
-        """Insert a new image. Raises Duplicate when the id is taken (even by a deleted image)."""
-        if self.exists(image.id):
-            raise Duplicate(f"Image ID {image.id} already exists!")
+        """Insert a new image. Raises Duplicate when the id is taken (even by a deleted image): the insert's
+        key conflict, so no query is spent on looking first."""
         values = {name: getattr(image, name) for name in _COLUMNS}
         try:
             self.conn.execute(_INSERT_IMAGE, {"id": image.id, "version": image.version, **values})
