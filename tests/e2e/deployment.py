@@ -21,6 +21,7 @@ import requests
 from shared.config import Settings, load_settings
 from shared.messaging.connections import broker_connection
 from shared.persistence.database import Database
+from tests.helpers import image_bytes
 
 SERVICES = ("api", "worker", "notifier", "scrubber")
 
@@ -293,8 +294,9 @@ def _image_id(inner: dict[str, Any]) -> str | None:
 
 
 def varied_chunks(total: int, chunk: int = 1024 * 1024, seed: bytes = b"glint") -> Iterator[bytes]:
-    """``total`` bytes of varied data without holding them: one random block, salted per chunk."""
-    block = bytearray(os.urandom(chunk))
+    """``total`` bytes of varied data without holding them: one random block, salted per chunk, its first
+    sector zeros so that no format inspector takes it for a disk image (see tests.helpers.image_bytes)."""
+    block = bytearray(image_bytes(chunk))
     sent, n = 0, 0
     while sent < total:
         size = min(chunk, total - sent)

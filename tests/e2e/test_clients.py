@@ -16,6 +16,7 @@ import pytest
 from glanceclient.v2.client import Client as ImageClient
 
 from tests.e2e.deployment import Deployment
+from tests.helpers import image_bytes
 
 BIN = Path(sys.executable).parent
 
@@ -40,7 +41,7 @@ def test_glanceclient_library(token_deployment, tmp_path) -> None:
     url = token_deployment.url
     owner = ImageClient(endpoint=url, token=token_for(token_deployment, "demo"))
     friend = ImageClient(endpoint=url, token=token_for(token_deployment, "friend", user="bob"))
-    data = os.urandom(1_500_000)
+    data = image_bytes(1_500_000)
 
     image = owner.images.create(name="lib", disk_format="raw", container_format="bare", foo="bar", tags=["a"])
     owner.images.upload(image.id, io.BytesIO(data))
@@ -75,7 +76,7 @@ def test_glance_cli(token_deployment, tmp_path) -> None:
     token = token_for(token_deployment, "demo")
     glance = [str(BIN / "glance"), "--os-image-url", token_deployment.url, "--os-auth-token", token]
     source = tmp_path / "disk.raw"
-    source.write_bytes(os.urandom(800_000))
+    source.write_bytes(image_bytes(800_000))
 
     created = cli(*glance, "image-create", "--name", "from-cli", "--disk-format", "raw", "--container-format",
                   "bare", "--file", str(source), "--property", "os_distro=cirros")  # fmt: skip
@@ -104,7 +105,7 @@ def test_openstack_cli(token_deployment, tmp_path) -> None:
     osc = [str(BIN / "openstack"), "--os-auth-type", "admin_token", "--os-endpoint", f"{token_deployment.url}/v2",
            "--os-token", token]  # fmt: skip
     source = tmp_path / "disk.raw"
-    source.write_bytes(os.urandom(600_000))
+    source.write_bytes(image_bytes(600_000))
 
     created = cli(*osc, "image", "create", "--disk-format", "raw", "--container-format", "bare", "--file",
                   str(source), "--tag", "t1", "osc-image", "-f", "json")  # fmt: skip
@@ -130,7 +131,7 @@ def test_openstacksdk_with_a_token(token_deployment, tmp_path) -> None:
     conn = openstack.connect(auth_type="admin_token", auth={"endpoint": f"{token_deployment.url}/v2",
                              "token": token_for(token_deployment, "demo")})  # fmt: skip
     made = [conn.image.create_image(name=f"page-{n}", disk_format="raw", container_format="bare",
-                                    data=os.urandom(1000 + n), tags=["paged"]) for n in range(5)]  # fmt: skip
+                                    data=image_bytes(1000 + n), tags=["paged"]) for n in range(5)]  # fmt: skip
     for image in made:
         conn.image.wait_for_status(image, status="active", wait=60)
     everything = list(conn.image.images(tag="paged", limit=2))  # the SDK follows the next links

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 
 import pytest
 
 from tests.e2e.conftest import ALLOW_TEST_WEB, BACKENDS, api
 from tests.e2e.deployment import Api, eventually
+from tests.helpers import image_bytes
 from tests.webserver import blob_md5
 
 ADMIN = {"project": "boss", "roles": "admin,member,reader"}
@@ -43,7 +43,7 @@ def test_every_import_method(deploy, tap_for, web, backend) -> None:
     tap = tap_for(deployment)
     client, boss = api(deployment), api(deployment, **ADMIN)
 
-    data = os.urandom(3_000_000)
+    data = image_bytes(3_000_000)
     direct = client.create(name="direct")["id"]
     staged = client.http.put(f"{client.url}/v2/images/{direct}/stage", data=data,
                              headers={"Content-Type": "application/octet-stream"})  # fmt: skip
@@ -161,7 +161,7 @@ def test_a_killed_import_fails_cleanly_after_max_attempts(deploy, web) -> None:
 def test_glance_download_from_another_region(deploy) -> None:
     region_one = deploy("embedded")
     source = api(region_one)
-    data = os.urandom(1_500_000)
+    data = image_bytes(1_500_000)
     remote = source.create(name="golden", hw_cpu_policy="dedicated", os_distro="cirros", foo="bar")["id"]
     assert source.upload(remote, data).status_code == 204
 
@@ -203,7 +203,7 @@ def test_images_registered_by_url(deploy, web) -> None:
     stores = client.http.get(f"{client.url}/v2/info/stores").json()["stores"]
     assert stores == [{"id": "fast", "default": "true"}, {"id": "web", "read-only": "true"}]
 
-    data = os.urandom(2_500_000)
+    data = image_bytes(2_500_000)
     url = web.put(f"registered-{time.time_ns()}", data)
     image_id = client.create(name="by-url")["id"]
     body = {

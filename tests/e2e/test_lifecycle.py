@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.conftest import BACKENDS, api
 from tests.e2e.deployment import eventually, varied_chunks
+from tests.helpers import image_bytes
 
 MiB = 1024 * 1024
 IMAGE_MB = int(os.environ.get("GLINT_TEST_IMAGE_MB", "1024"))
@@ -125,7 +126,7 @@ def test_failed_upload_returns_the_image_to_queued(deploy, tap_for, backend) -> 
     tap = tap_for(deployment)
     client = api(deployment)
     image_id = client.create()["id"]
-    response = client.upload(image_id, os.urandom(5000), **{"x-openstack-image-size": "4000"})
+    response = client.upload(image_id, image_bytes(5000), **{"x-openstack-image-size": "4000"})
     assert response.status_code == 400
     assert response.json()["message"].startswith("Size mismatch: expected 4000 bytes, got 5000 bytes")
     assert client.show(image_id).json()["status"] == "queued"
@@ -137,7 +138,7 @@ def test_failed_upload_returns_the_image_to_queued(deploy, tap_for, backend) -> 
     error = tap.events_for(image_id)[3]
     assert isinstance(error["payload"], str) and "Size mismatch" in error["payload"]
     assert [key for key, inner in tap.messages if inner is error] == ["notifications.error"]
-    retry = client.upload(image_id, os.urandom(4000))
+    retry = client.upload(image_id, image_bytes(4000))
     assert retry.status_code == 204
     assert client.show(image_id).json()["status"] == "active"
 
@@ -146,7 +147,7 @@ def test_failed_upload_returns_the_image_to_queued(deploy, tap_for, backend) -> 
 def test_delayed_delete_scrubber_and_restore(deploy, backend) -> None:
     deployment = deploy(backend, delayed_delete=True, wakeup_time=3600)
     client = api(deployment)
-    data = os.urandom(200_000)
+    data = image_bytes(200_000)
     image_id = client.create()["id"]
     assert client.upload(image_id, data).status_code == 204
     assert client.delete(image_id).status_code == 204

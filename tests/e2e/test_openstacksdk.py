@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 
 import openstack
 import pytest
 from keystoneauth1 import noauth, session
 
 from tests.e2e.conftest import BACKENDS
+from tests.helpers import image_bytes
 
 
 def connect(url: str, project: str = "p1") -> openstack.connection.Connection:
@@ -24,7 +24,7 @@ def connect(url: str, project: str = "p1") -> openstack.connection.Connection:
 def test_openstacksdk_image_round_trip(deploy, tmp_path, backend) -> None:
     deployment = deploy(backend)
     conn = connect(deployment.url)
-    data = os.urandom(5 * 1024 * 1024 + 3)
+    data = image_bytes(5 * 1024 * 1024 + 3)
     source = tmp_path / "disk.raw"
     source.write_bytes(data)
 

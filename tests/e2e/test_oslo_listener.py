@@ -14,6 +14,7 @@ import kombu
 
 from tests.e2e.conftest import api
 from tests.e2e.deployment import eventually
+from tests.helpers import image_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_KEYS = {"id", "name", "status", "created_at", "updated_at", "min_disk", "min_ram", "protected", "checksum",
@@ -37,7 +38,7 @@ def test_an_oslo_listener_gets_glance_events(deploy, servers) -> None:
         eventually(lambda: "ready\n" in lines, 30, "the oslo.messaging listener to listen")
         client = api(deployment)
         image_id = client.create(name="seen")["id"]
-        assert client.upload(image_id, os.urandom(100_000)).status_code == 204
+        assert client.upload(image_id, image_bytes(100_000)).status_code == 204
         patch = [{"op": "replace", "path": "/name", "value": "renamed"}]
         assert client.patch(image_id, patch).status_code == 200
         assert client.http.post(f"{client.url}/v2/images/{image_id}/members", json={"member": "p2"}).ok
@@ -46,7 +47,7 @@ def test_an_oslo_listener_gets_glance_events(deploy, servers) -> None:
         assert client.delete(image_id).status_code == 204
 
         imported = client.create(name="imported")["id"]
-        assert client.http.put(f"{client.url}/v2/images/{imported}/stage", data=os.urandom(50_000),
+        assert client.http.put(f"{client.url}/v2/images/{imported}/stage", data=image_bytes(50_000),
                                headers={"Content-Type": "application/octet-stream"}).status_code == 204  # fmt: skip
         assert client.http.post(f"{client.url}/v2/images/{imported}/import",
                                 json={"method": {"name": "glance-direct"}}).status_code == 202  # fmt: skip

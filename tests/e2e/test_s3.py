@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import boto3
@@ -11,6 +10,7 @@ from shared.config.stores import S3StoreSettings
 from shared.stores.s3 import S3Store
 from tests.e2e.conftest import api
 from tests.e2e.deployment import eventually
+from tests.helpers import image_bytes
 from tests.servers import empty_bucket, s3_store_options
 
 ADMIN = {"project": "boss", "roles": "admin,member,reader"}
@@ -34,7 +34,7 @@ def test_s3_store_beside_a_file_store(deploy, servers) -> None:
         detail = boss.http.get(f"{boss.url}/v2/info/stores/detail").json()["stores"]
         assert [(s["id"], s["type"]) for s in detail] == [("fast", "file"), ("s3", "s3")]
 
-        data = os.urandom(12 * 1024 * 1024 + 7)  # several multipart parts
+        data = image_bytes(12 * 1024 * 1024 + 7)  # several multipart parts
         in_s3 = client.create(name="to-s3")["id"]
         assert client.upload(in_s3, data, **{"X-Image-Meta-Store": "s3"}).status_code == 204
         assert client.show(in_s3).json()["stores"] == "s3"
@@ -67,7 +67,7 @@ def test_staging_in_a_bucket(deploy, servers) -> None:
                         enabled_backends={"fast": {"type": "file"}, "s3": store})  # fmt: skip
     client = api(deployment)
     try:
-        data = os.urandom(3 * 1024 * 1024)
+        data = image_bytes(3 * 1024 * 1024)
         for target in ("fast", "s3"):  # a stream copy into a file store, a server-side copy within the gateway
             image_id = client.create(name=f"staged-in-bucket-{target}")["id"]
             assert client.upload(image_id, data, **{"X-Image-Meta-Store": target}).status_code == 204

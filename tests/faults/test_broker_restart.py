@@ -9,7 +9,6 @@ ones again; a message delivered twice is one effect.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pytest
@@ -18,6 +17,7 @@ from shared.domain.jobs import JobKind, JobStatus
 from tests.e2e.conftest import api
 from tests.e2e.deployment import eventually
 from tests.faults.consistency import assert_consistent
+from tests.helpers import image_bytes
 
 JOBS = 200
 
@@ -31,7 +31,7 @@ def test_broker_restart_with_200_jobs(deploy, private_broker, bus: str) -> None:
     ids, codes = [], Counter()
     for n in range(JOBS):
         image_id = client.create(name=f"job-{n}")["id"]
-        codes[client.upload(image_id, os.urandom(8192 + n)).status_code] += 1
+        codes[client.upload(image_id, image_bytes(8192 + n)).status_code] += 1
         ids.append(image_id)
         if n == 60:
             broker.kill()  # the workers' connections go with it, and on Redis every queued message

@@ -21,6 +21,7 @@ from shared.persistence.tables import images
 from tests.e2e.conftest import BACKENDS, api
 from tests.e2e.deployment import Api, Deployment, eventually
 from tests.faults.consistency import assert_consistent
+from tests.helpers import image_bytes
 
 POINTS = ["upload.stored", "import.begun", "import.staged", "import.stored", "import.recorded",
           "delete.purged_one", "delete.purged"]  # fmt: skip
@@ -46,7 +47,7 @@ def image_status(deployment: Deployment, image_id: str) -> str:
 def crash_round(deployment: Deployment, client: Api, point: str, n: int) -> None:
     """One operation, its worker killed at ``point``, then finished by a fresh worker."""
     operation = point.split(".")[0]
-    data = os.urandom(2 * 1024 * 1024 + n)
+    data = image_bytes(2 * 1024 * 1024 + n)
     deployment.start("worker", env={"GLINT_TEST_CRASH_AT": point})
     image_id = client.create(name=f"{point} #{n}")["id"]
     upload: dict = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -14,6 +13,7 @@ from tests.e2e.conftest import api
 from tests.e2e.deployment import eventually
 from tests.faults.consistency import assert_consistent
 from tests.faults.private_postgres import private_postgres
+from tests.helpers import image_bytes
 
 
 def load(deployment, stop: threading.Event, statuses: Counter, lock: threading.Lock) -> None:
@@ -27,7 +27,7 @@ def load(deployment, stop: threading.Event, statuses: Counter, lock: threading.L
                                                 json={"disk_format": "raw", "container_format": "bare"})  # fmt: skip
                     image_id = response.json()["id"] if response.status_code == 201 else None
                 elif op == "upload" and image_id:
-                    response = client.upload(image_id, os.urandom(20_000))
+                    response = client.upload(image_id, image_bytes(20_000))
                 else:
                     op = "list"
                     response = client.http.get(f"{client.url}/v2/images?limit=5", timeout=10)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from shared.messaging.dispatch import CeleryDispatcher
 from shared.persistence.tables import images
 from tests.e2e.conftest import BACKENDS, api
 from tests.e2e.deployment import eventually
+from tests.helpers import image_bytes
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -23,7 +23,7 @@ def test_the_same_job_message_twice_has_one_effect(deploy, tap_for, backend) -> 
     tap = tap_for(deployment)
     client = api(deployment)
     image_id = client.create()["id"]
-    data = os.urandom(300_000)
+    data = image_bytes(300_000)
     assert client.upload(image_id, data).status_code == 204
     (job,) = deployment.jobs_of(image_id)
     app = make_celery(deployment.settings)
@@ -48,7 +48,7 @@ def test_two_scrubbers_purge_each_image_once(deploy, backend) -> None:
     ids = []
     for n in range(20):
         image_id = client.create(name=f"doomed-{n}")["id"]
-        assert client.upload(image_id, os.urandom(1000 + n)).status_code == 204
+        assert client.upload(image_id, image_bytes(1000 + n)).status_code == 204
         assert client.delete(image_id).status_code == 204
         ids.append(image_id)
     assert len(deployment.store_files()) == 20

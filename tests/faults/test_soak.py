@@ -14,6 +14,7 @@ import pytest
 from tests.e2e.conftest import api
 from tests.e2e.deployment import eventually
 from tests.faults.consistency import assert_consistent
+from tests.helpers import image_bytes
 
 SECONDS = float(os.environ.get("GLINT_SOAK_SECONDS", "15"))
 CLIENTS = 8
@@ -37,7 +38,7 @@ def client_loop(deployment, n: int, deadline: float, statuses: Counter, lock: th
                 target, [{"op": "add", "path": f"/k{rng.randrange(5)}", "value": str(rng.random())}]
             )
         elif op == "upload":
-            response = http.put(f"{url}/{target}/file", data=os.urandom(rng.randrange(1, 65536)),
+            response = http.put(f"{url}/{target}/file", data=image_bytes(rng.randrange(1, 65536)),
                                 headers={"Content-Type": "application/octet-stream"})  # fmt: skip
         elif op == "delete":
             response = http.delete(f"{url}/{target}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import threading
 import uuid
@@ -13,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import BACKENDS, api
 from tests.e2e.deployment import eventually, varied_chunks
+from tests.helpers import image_bytes
 
 MiB = 1024 * 1024
 SIZE = 768 * MiB
@@ -104,5 +104,5 @@ def test_killed_worker_job_fails_cleanly_after_max_attempts(deploy, other_filesy
     assert client.show(image_id).json()["status"] == "queued"
     assert deployment.store_files() == [] and list(other_filesystem.iterdir()) == []
     deployment.start("worker")
-    assert client.upload(image_id, os.urandom(1000)).status_code == 204  # the image can be uploaded again
+    assert client.upload(image_id, image_bytes(1000)).status_code == 204  # the image can be uploaded again
     assert client.show(image_id).json()["status"] == "active"
