@@ -22,7 +22,7 @@ WRITEBACK_EVERY = 64 * 1024 * 1024
 class _EarlyWriteback:
     """Flushes a file being written to disk as it grows, one ``fdatasync`` at a time on a thread of its own,
     so that the fsync that ends the write has only the last bytes left (a 1 GiB write otherwise waits for
-    all of it there). An error is kept and raised by :meth:`finish`; the final fsync would report it too."""
+    all of it there). An error a flush meets is kept and raised by :meth:`finish`."""
 
     def __init__(self, fd: int, every: int | None = None) -> None:
         self._fd = fd
