@@ -20,6 +20,7 @@ import requests
 HEADERS = {"X-Identity-Status": "Confirmed", "X-User-Id": "bench", "X-Project-Id": "bench",
            "X-Roles": "admin,member,reader", "Accept": "application/json"}  # fmt: skip
 MiB = 1024 * 1024
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def _free_port() -> int:
@@ -67,10 +68,13 @@ class Glint:
     def __enter__(self) -> Glint:
         log = open(self.root / "up.log", "wb")
         command = [sys.executable, "-m", "services.cli", "--config", "glint.toml"]
-        self.process = subprocess.Popen([*command, "up"], cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+        # glint from this checkout, whatever checkout the Python environment was installed from
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen([*command, "up"], cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)  # fmt: skip
-        self.workers = [subprocess.Popen([*command, "worker"], cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True) for _ in range(self.extra_workers)]  # fmt: skip
+        self.workers = [subprocess.Popen([*command, "worker"], cwd=self.root, env=env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+                        for _ in range(self.extra_workers)]  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
