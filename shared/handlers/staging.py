@@ -65,8 +65,7 @@ def stage_image_data(
             stored = staging.add(image_id, reader)
         if declared_size is not None and declared_size != stored.size:
             raise Invalid(f"Size mismatch: expected {declared_size} bytes, got {stored.size} bytes")
-        digests = {"checksum": reader.checksum, "hash_algo": reader.hash_algo, "hash_value": reader.hash_value}
-        _finish(services, job, stored.url, stored.size, digests)
+        _finish(services, job, stored.url, stored.size, reader.digests)
     except BaseException as exc:
         reason = exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
         fail_stage(services, job.id, reason)

@@ -113,9 +113,6 @@ class ImageRepository:
             return None
         return self._hydrate([row])[0]
 
-    def exists(self, image_id: str) -> bool:
-        return self.conn.execute(select(images.c.id).where(images.c.id == image_id)).first() is not None
-
     def member_status(self, image_id: str, project_id: str | None) -> str | None:
         """The membership status of ``project_id`` on the image, or None when it is not a member."""
         if project_id is None:

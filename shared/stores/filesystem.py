@@ -24,9 +24,9 @@ class _EarlyWriteback:
     so that the fsync that ends the write has only the last bytes left (a 1 GiB write otherwise waits for
     all of it there). An error a flush meets is kept and raised by :meth:`finish`."""
 
-    def __init__(self, fd: int, every: int | None = None) -> None:
+    def __init__(self, fd: int) -> None:
         self._fd = fd
-        self._every = every or WRITEBACK_EVERY
+        self._every = WRITEBACK_EVERY
         self._unflushed = 0
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None

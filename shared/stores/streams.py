@@ -91,6 +91,11 @@ class HashingReader:
         self._wait(0)
         return self._multihash.hexdigest()
 
+    @property
+    def digests(self) -> dict[str, str]:
+        """``checksum``, ``hash_algo`` and ``hash_value``, as a stage records them and an import takes them."""
+        return {"checksum": self.checksum, "hash_algo": self.hash_algo, "hash_value": self.hash_value}
+
 
 class ChunkReader:
     """A Readable over an iterator of chunks (each read returns the next chunk, whatever size is asked);
