@@ -18,6 +18,7 @@ def json_body() -> Any:
         raise ApiError(400, "Malformed JSON in request body.") from None
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 NUL_MESSAGE = "NUL characters are not allowed in the request's URL, query or JSON body."
 
 
@@ -27,8 +28,16 @@ def reject_nul_characters() -> None:
     No identifier, name, property or filter can contain one (PostgreSQL cannot store it), so
     every such request is refused up front instead of failing in the database.
     """
-    if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
+    if "\x00" in environ.get("PATH_INFO", ""):
         raise ApiError(400, NUL_MESSAGE)
+    if ("%00" in query or "\x00" in query) and any(
+        "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
+    ):
+        raise ApiError(400, NUL_MESSAGE)
+    if request.method not in BODY_METHODS:
+        return  # no handler reads the body of a GET or DELETE
     if request.method == "PUT" and request.path.rstrip("/").endswith(("/file", "/stage")):
         return  # image data, streamed by its handler, never read here
     raw = request.get_data()
