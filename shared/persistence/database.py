@@ -21,6 +21,7 @@ from shared.domain.errors import Unavailable
 from shared.persistence.uow import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_S = 30
+_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
 
 
 def normalise_url(url: str) -> URL:
@@ -57,7 +58,7 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        conn.connection.driver_connection.execute(_BEGIN[mode])  # straight to sqlite3: no statement events
 
     return engine
 
