@@ -12,7 +12,7 @@ def utcnow() -> datetime:
 
 def isotime(value: datetime | None) -> str | None:
     """Glance's API and payload form: ``YYYY-MM-DDThh:mm:ssZ``."""
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else value.isoformat(timespec="seconds")[:19] + "Z"  # strftime's result, faster
 
 
 def oslo_timestamp(value: datetime) -> str:
