@@ -47,12 +47,12 @@ def create() -> Response:
 @bp.get("/v2/images")
 def index() -> Response:
     """GET /v2/images: one page, with ``first`` and (when there may be more) ``next`` links."""
-    svc = services()
-    query = parse_list_query(request.args, caller(), svc.settings)
-    page = handlers.list_images(svc, caller(), query)
+    svc, context = services(), caller()
+    query = parse_list_query(request.args, context, svc.settings)
+    page = handlers.list_images(svc, context, query)
     last_id = page.images[-1].id if page.full and page.images else None
     body = {
-        "images": [image_view(image, svc.settings, is_admin=caller().is_admin) for image in page.images],
+        "images": [image_view(image, svc.settings, is_admin=context.is_admin) for image in page.images],
         **page_links("/v2/images", request.args, last_id),
         "schema": "/v2/schemas/images",
     }
