@@ -86,7 +86,9 @@ class Database:
                 if self.is_sqlite and write:
                     conn = conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
-                    uow = UnitOfWork(conn, request_id=request_id, lock_rows=write and not self.is_sqlite)
+                    uow = UnitOfWork(
+                        conn, request_id=request_id, lock_rows=write and not self.is_sqlite, read_only=not write
+                    )
                     yield uow
                     uow.flush_events()
         except OperationalError as exc:

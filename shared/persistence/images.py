@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
@@ -52,6 +53,10 @@ _INSERT_IMAGE = insert(images)
 _UPDATE_IMAGE = update(images).where(images.c.id == bindparam("_id"), images.c.version == bindparam("_version"))
 _IMAGE_BY_ID = select(images).where(images.c.id == bindparam("id"))
 _IMAGE_BY_ID_LOCKED = _IMAGE_BY_ID.with_for_update()
+# The columns in the order select(images) returns them, as plain interned strings: keyword arguments named
+# by SQLAlchemy's str subclass (quoted_name) cost Image() four times as much to match.
+_IMAGE_FIELDS = tuple(sys.intern(str(column.name)) for column in images.columns)
+_STATUSES = {status.value: status for status in ImageStatus}
 _PROPERTY, _TAG, _LOCATION = 0, 1, 2
 
 
@@ -94,9 +99,10 @@ class _Snapshot:
 class ImageRepository:
     """Image rows and their properties, tags and locations, inside one transaction."""
 
-    def __init__(self, conn: Connection, *, lock_rows: bool) -> None:
+    def __init__(self, conn: Connection, *, lock_rows: bool, read_only: bool = False) -> None:
         self.conn = conn
         self.lock_rows = lock_rows
+        self.read_only = read_only  # images read are not tracked for a save (lists of 1,000 skip 1,000 copies)
         self._snapshots: dict[str, _Snapshot] = {}
         self.seen: list[Image] = []
 
@@ -108,7 +114,7 @@ class ImageRepository:
         MySQL); SQLite's write transactions already hold the database lock.
         """
         stmt = _IMAGE_BY_ID_LOCKED if for_update and self.lock_rows else _IMAGE_BY_ID
-        row = self.conn.execute(stmt, {"id": image_id}).mappings().first()
+        row = self.conn.execute(stmt, {"id": image_id}).first()
         if row is None:
             return None
         return self._hydrate([row])[0]
@@ -158,7 +164,7 @@ class ImageRepository:
             stmt = stmt.where(_after_marker(query.sort, marker))
         for key, direction in query.sort:
             stmt = stmt.order_by(_ordered(images.c[key], direction))
-        rows = self.conn.execute(stmt.limit(query.limit)).mappings().all()
+        rows = self.conn.execute(stmt.limit(query.limit)).all()
         return self._hydrate(rows)
 
     # -- writing --------------------------------------------------------------
@@ -176,6 +182,8 @@ class ImageRepository:
 
     def save(self, image: Image) -> None:
         """Write the image back if nobody changed it since it was read; raises ConcurrentUpdate otherwise."""
+        if self.read_only:
+            raise RuntimeError(f"image {image.id} cannot be saved in a read-only unit of work")
         values = {name: getattr(image, name) for name in _COLUMNS}
         result = self.conn.execute(
             _UPDATE_IMAGE, {"_id": image.id, "_version": image.version, "version": image.version + 1, **values}
@@ -244,13 +252,14 @@ class ImageRepository:
                 )
         self._snapshots[image.id] = _snapshot(image)
 
-    def _hydrate(self, rows: Sequence[RowMapping]) -> list[Image]:
+    def _hydrate(self, rows: Sequence[Row[Any]]) -> list[Image]:
+        """Images from rows of ``select(images)``, with their properties, tags and locations (one query)."""
         if not rows:
             return []
         if len(rows) == 1:
-            children = self.conn.execute(_CHILDREN_OF_ONE, {"id": rows[0]["id"]})
+            children = self.conn.execute(_CHILDREN_OF_ONE, {"id": rows[0].id})
         else:
-            children = self.conn.execute(_CHILDREN_OF_MANY, {"ids": [row["id"] for row in rows]})
+            children = self.conn.execute(_CHILDREN_OF_MANY, {"ids": [row.id for row in rows]})
         props: dict[str, dict[str, str | None]] = defaultdict(dict)
         tags: dict[str, list[str]] = defaultdict(list)
         locations: dict[str, list[Location]] = defaultdict(list)
@@ -269,17 +278,12 @@ class ImageRepository:
             kept.sort(key=lambda location: location.id)
         result = []
         for row in rows:
-            values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
-            values["status"] = ImageStatus(values["status"])
-            image = Image(
-                id=row["id"],
-                version=row["version"],
-                tags=tags[row["id"]],
-                properties=props[row["id"]],
-                locations=locations[row["id"]],
-                **values,
-            )
-            self._snapshots[image.id] = _snapshot(image)
+            values: dict[str, Any] = dict(zip(_IMAGE_FIELDS, row, strict=True))  # each column is a field of Image
+            image_id = values["id"]
+            values["status"] = _STATUSES[values["status"]]
+            image = Image(tags=tags[image_id], properties=props[image_id], locations=locations[image_id], **values)
+            if not self.read_only:
+                self._snapshots[image.id] = _snapshot(image)
             result.append(image)
         return result
 

@@ -24,10 +24,10 @@ class UnitOfWork:
     to its queue) is registered with ``after_commit``.
     """
 
-    def __init__(self, conn: Connection, *, request_id: str | None, lock_rows: bool) -> None:
+    def __init__(self, conn: Connection, *, request_id: str | None, lock_rows: bool, read_only: bool = False) -> None:
         self.conn = conn
         self.request_id = request_id
-        self.images = ImageRepository(conn, lock_rows=lock_rows)
+        self.images = ImageRepository(conn, lock_rows=lock_rows, read_only=read_only)
         self.jobs = JobRepository(conn)
         self.leases = LeaseRepository(conn)
         self.members = MemberRepository(conn)
