@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.glint_side import Glint, MiB, _Body, _create, _session
+from bench.glint_side import Calls, Glint, MiB, _Body, _create, _session
 
 PROCESSES = (1, 2, 4)
 CLIENTS = 8
@@ -15,9 +15,9 @@ CLIENTS = 8
 
 def _creates_per_s(glint: Glint, count: int) -> float:
     def client(n: int) -> None:
-        session = _session()
+        calls = Calls(glint.url)
         for _ in range(n):
-            assert _create(session, glint.url)[1] == 201
+            assert calls.create()[1] == 201
 
     started = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
