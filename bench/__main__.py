@@ -107,6 +107,8 @@ def table(report: dict[str, Any]) -> str:
                 cell += f" ({value / limit:.0%})"
             if key == "create_8_clients_per_s":
                 cell += f", {report['runs'][name]['create_8_clients_errors']} errors"
+            if key == "glance_direct_s" and report["runs"][name].get("import_failures"):
+                cell += f" ({report['runs'][name]['import_failures']} failed imports done again)"
             cells.append(cell)
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {f'{limit:.0f} MiB/s' if limit else ''} | {target} |")
     rss = "; ".join(f"{name}: " + ", ".join(f"{k} {v} MiB" for k, v in sorted(run["peak_rss_mib"].items()))
