@@ -67,6 +67,17 @@ def test_round_trip_with_children(any_db: Database) -> None:
         uow.images.add(Image(id=image.id, owner="p1", created_at=utcnow(), updated_at=utcnow()))
 
 
+def test_a_read_only_unit_of_work_refuses_to_save(any_db: Database) -> None:
+    image = new_image(any_db, name="before", properties={"k": "v"})
+    with pytest.raises(RuntimeError, match="read-only"), any_db.transaction(write=False) as uow:
+        loaded = uow.images.get(image.id)
+        assert loaded is not None and loaded.properties == {"k": "v"} and loaded.status is ImageStatus.QUEUED
+        loaded.name = "after"
+        uow.images.save(loaded)
+    with any_db.transaction(write=False) as uow:
+        assert uow.images.get(image.id).name == "before"
+
+
 def test_compare_and_set_loses_to_a_concurrent_writer(any_db: Database) -> None:
     image = new_image(any_db)
     with any_db.transaction(write=False) as uow:
