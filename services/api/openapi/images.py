@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.api.openapi.parts import IMAGE_ID, V20, V21, errors, json_content, no_content, path_param, query, ref
+from services.api.openapi.parts import (
+    IMAGE_ID,
+    V20,
+    V21,
+    errors,
+    json_body,
+    json_content,
+    no_content,
+    path_param,
+    query,
+    ref,
+)
 
 # The query parameters of GET /v2/images.
 LIST_PARAMETERS = [
@@ -82,7 +93,7 @@ def image_paths() -> dict[str, Any]:
             },
             "post": {
                 "operationId": "createImage",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("Image")}}},
+                "requestBody": json_body(ref("Image")),
                 "responses": {"201": json_content(ref("Image"), "The new image"), **errors(400, 401, 403, 409, 413)},
             },
         },
@@ -180,18 +191,9 @@ def image_paths() -> dict[str, Any]:
             },  # fmt: skip
             "post": {
                 "operationId": "addMember",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["member"],
-                                "properties": {"member": {"type": "string"}},
-                            }
-                        }
-                    },
-                },  # fmt: skip
+                "requestBody": json_body(
+                    {"type": "object", "required": ["member"], "properties": {"member": {"type": "string"}}}
+                ),
                 "responses": {
                     "200": json_content(ref("Member"), "The new member"),
                     **errors(400, 401, 403, 404, 409, 413),
@@ -206,20 +208,13 @@ def image_paths() -> dict[str, Any]:
             },  # fmt: skip
             "put": {
                 "operationId": "updateMember",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["status"],
-                                "properties": {
-                                    "status": {"type": "string", "enum": ["pending", "accepted", "rejected"]}
-                                },
-                            }
-                        }
-                    },
-                },  # fmt: skip
+                "requestBody": json_body(
+                    {
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": {"status": {"type": "string", "enum": ["pending", "accepted", "rejected"]}},
+                    }
+                ),  # fmt: skip
                 "responses": {"200": json_content(ref("Member"), "The member"), **errors(400, 401, 403, 404)},
             },
             "delete": {

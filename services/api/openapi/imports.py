@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.api.openapi.parts import IMAGE_ID, errors, json_content, no_content, path_param
+from services.api.openapi.parts import IMAGE_ID, errors, json_body, json_content, no_content, path_param
 from shared.schemas.location import location_schema
 
 
@@ -51,7 +51,7 @@ def import_paths() -> dict[str, Any]:
             "post": {
                 "operationId": "importImage",
                 "parameters": [store_header],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": import_body}}},
+                "requestBody": json_body(import_body),
                 "responses": {
                     "202": {"description": "Accepted; follow GET /v2/images/{image_id}/tasks"},
                     **errors(400, 401, 403, 404, 409, 413),
@@ -62,10 +62,7 @@ def import_paths() -> dict[str, Any]:
             "parameters": [IMAGE_ID],
             "post": {
                 "operationId": "addLocation",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": location_schema()["properties"]["add_location"]}},
-                },
+                "requestBody": json_body(location_schema()["properties"]["add_location"]),
                 "responses": {
                     "202": {"description": "Accepted; follow the location_import task"},
                     **errors(400, 401, 403, 404, 409),

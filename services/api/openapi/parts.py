@@ -49,6 +49,11 @@ def errors(*codes: int) -> dict[str, Any]:
     }
 
 
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A required JSON request body of this schema."""
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 def no_content(description: str) -> dict[str, Any]:
     """A 204 response."""
     return {"204": {"description": description}}

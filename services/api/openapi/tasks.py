@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.api.openapi.parts import errors, json_content, path_param, query, ref
+from services.api.openapi.parts import errors, json_body, json_content, path_param, query, ref
 
 
 def task_paths() -> dict[str, Any]:
@@ -29,7 +29,7 @@ def task_paths() -> dict[str, Any]:
             },
             "post": {
                 "operationId": "createTask",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": create}}},
+                "requestBody": json_body(create),
                 "responses": {"201": json_content(ref("Task"), "The new task"), **errors(400, 401, 403)},
             },
         },
