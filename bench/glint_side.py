@@ -180,11 +180,6 @@ class Calls:
         return (json.loads(data)["id"] if status == 201 else None), status
 
 
-def _create(session: requests.Session, url: str) -> tuple[str | None, int]:
-    response = session.post(f"{url}/v2/images", json={"disk_format": "raw", "container_format": "bare"})
-    return (response.json()["id"] if response.status_code == 201 else None), response.status_code
-
-
 def metadata_workloads(glint: Glint | Remote, creates: int, images: int) -> dict[str, Any]:
     """Creates (sequential and 8 clients), show, list at 25 and 1000 with ``images`` in the database, deletes."""
     calls = Calls(glint.url)
@@ -229,7 +224,7 @@ def metadata_workloads(glint: Glint | Remote, creates: int, images: int) -> dict
 def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
     """Upload ``size`` bytes to three new images (PUT start → active, the median; memory sampled meanwhile),
     then download the last one three times (the median)."""
-    session, url = _session(), glint.url
+    session, calls, url = _session(), Calls(glint.url), glint.url
     peak: dict[str, float] = {}
     done = threading.Event()
 
@@ -243,7 +238,7 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
     sampler.start()
     uploads = []
     for _ in range(3):  # the median of three new images: one upload of 1 GiB moved by 10% between runs
-        image_id, _ = _create(session, url)
+        image_id, _ = calls.create()
         started = time.perf_counter()
         response = session.put(f"{url}/v2/images/{image_id}/file", data=_Body(size),
                                headers={"Content-Type": "application/octet-stream"})  # fmt: skip
@@ -292,10 +287,10 @@ def _until_active(session: requests.Session, url: str, image_id: str, timeout: f
 def import_workloads(target: Glint | Remote, size: int, web_url: str, repeats: int = 3) -> dict[str, Any]:
     """Seconds from ``POST /import`` to ``active``, the median of ``repeats`` imports each: glance-direct of
     ``size`` staged bytes, and web-download of ``web_url`` (a file of ``size`` bytes on a local web server)."""
-    session, url = _session(), target.url
+    session, calls, url = _session(), Calls(target.url), target.url
 
     def direct() -> float:
-        image_id, _ = _create(session, url)
+        image_id, _ = calls.create()
         staged = session.put(f"{url}/v2/images/{image_id}/stage", data=_Body(size),
                              headers={"Content-Type": "application/octet-stream"})  # fmt: skip
         assert staged.status_code == 204, staged.text
@@ -305,7 +300,7 @@ def import_workloads(target: Glint | Remote, size: int, web_url: str, repeats: i
         return time.perf_counter() - started
 
     def web() -> float:
-        image_id, _ = _create(session, url)
+        image_id, _ = calls.create()
         started = time.perf_counter()
         body = {"method": {"name": "web-download", "uri": web_url}}
         assert session.post(f"{url}/v2/images/{image_id}/import", json=body).ok

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.glint_side import Calls, Glint, MiB, _Body, _create, _session
+from bench.glint_side import Calls, Glint, MiB, _Body, _session
 
 PROCESSES = (1, 2, 4)
 CLIENTS = 8
@@ -28,8 +28,8 @@ def _creates_per_s(glint: Glint, count: int) -> float:
 def _jobs_per_s(glint: Glint, size: int, count: int, method: str) -> float:
     """``count`` images of ``size`` bytes from 8 clients at once: PUT /file each, or stage them all (not timed)
     and then POST /import for each; images per second until the last is active."""
-    session, url = _session(), glint.url
-    ids = [_create(session, url)[0] for _ in range(count)]
+    session, calls, url = _session(), Calls(glint.url), glint.url
+    ids = [calls.create()[0] for _ in range(count)]
     if method == "glance-direct":
         for image_id in ids:
             assert session.put(f"{url}/v2/images/{image_id}/stage", data=_Body(size),
