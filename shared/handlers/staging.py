@@ -62,7 +62,7 @@ def stage_image_data(
         with heartbeat.hold(job.id, declared_size) as held:
             reader = HashingReader(body, hash_algo=settings.hashing_algorithm, cap=settings.image_size_cap,
                                    on_read=held.advance)  # fmt: skip
-            stored = staging.add(image_id, reader)
+            stored = staging.add(image_id, reader, read_back=True)  # the import inspects it
         if declared_size is not None and declared_size != stored.size:
             raise Invalid(f"Size mismatch: expected {declared_size} bytes, got {stored.size} bytes")
         _finish(services, job, stored.url, stored.size, reader.digests)

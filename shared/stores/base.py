@@ -59,8 +59,13 @@ class Store(ABC):
         self.name = name
 
     @abstractmethod
-    def add(self, key: str, source: Readable, *, progress: Progress | None = None) -> StoredObject:
-        """Stream ``source`` to its end into the object ``key``; replaces an object of that key."""
+    def add(
+        self, key: str, source: Readable, *, progress: Progress | None = None, read_back: bool = False
+    ) -> StoredObject:
+        """Stream ``source`` to its end into the object ``key``; replaces an object of that key.
+
+        ``read_back``: the caller reads the object again soon (a staged glance-direct import is inspected
+        at import); a store that keeps written data in memory only for that case then keeps it."""
 
     @abstractmethod
     def get(self, url: str, offset: int = 0, length: int | None = None) -> ImageData:

@@ -17,32 +17,53 @@ from shared.stores.errors import DataNotFound, StorageFull, StorageWriteDenied, 
 _KEY = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
 _PART_SUFFIX = ".part"
 WRITEBACK_EVERY = 8 * 1024 * 1024  # measured: 64 MiB flushed too late to overlap a 64 MiB import or a 1 GiB upload
+_FADVISE = hasattr(os, "posix_fadvise")  # not on macOS: pages then stay cached, as any write's do
 
 
 class _EarlyWriteback:
     """Flushes a file being written to disk as it grows, one ``fdatasync`` at a time on a thread of its own,
     so that the fsync that ends the write has only the last bytes left (a 1 GiB write otherwise waits for
-    all of it there). An error a flush meets is kept and raised by :meth:`finish`."""
+    all of it there). An error a flush meets is kept and raised by :meth:`finish`.
 
-    def __init__(self, fd: int) -> None:
+    Flushed bytes are then dropped from the page cache (``POSIX_FADV_DONTNEED``, as ``dd oflag=nocache``
+    does): an image is written once and seldom read back at once, so a large upload recycles the same
+    pages instead of pushing everything else out of memory. Measured on the two-core machine: a 1 GiB
+    write that keeps its pages cost 3.9-4.2 s of system time where pages were new to the machine, and
+    0.4 s recycling them. A file about to be read back (``drop=False``) keeps its pages.
+    """
+
+    def __init__(self, fd: int, *, drop: bool = True) -> None:
         self._fd = fd
+        self._drop_flushed = drop and _FADVISE
         self._every = WRITEBACK_EVERY
+        self._written = 0
         self._unflushed = 0
+        self._dropped = 0  # bytes from the start of the file known to be on disk and out of the page cache
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None
 
     def wrote(self, size: int) -> None:
+        self._written += size
         self._unflushed += size
         if self._unflushed >= self._every and (self._thread is None or not self._thread.is_alive()):
             self._unflushed = 0
-            self._thread = threading.Thread(target=self._flush, name="writeback", daemon=True)
+            self._thread = threading.Thread(target=self._flush, args=(self._written,), name="writeback",
+                                            daemon=True)  # fmt: skip
             self._thread.start()
 
-    def _flush(self) -> None:
+    def _flush(self, written: int) -> None:
         try:
             os.fdatasync(self._fd)
         except OSError as exc:
             self._error = exc
+            return
+        self._drop(written)
+
+    def _drop(self, upto: int) -> None:
+        """Drop ``[dropped, upto)``, already on disk, from the page cache (advice: nothing to fail)."""
+        if self._drop_flushed and upto > self._dropped:
+            os.posix_fadvise(self._fd, self._dropped, upto - self._dropped, os.POSIX_FADV_DONTNEED)
+            self._dropped = upto
 
     def wait(self) -> None:
         """Wait for the flush in progress; before the file is closed, whatever ends the write."""
@@ -54,6 +75,12 @@ class _EarlyWriteback:
         self.wait()
         if self._error is not None:
             raise self._error
+
+    def synced(self) -> None:
+        """The whole file is on disk (its final fsync): drop all of a large file from the page cache (from 0:
+        bytes still in the writer's buffer at a flush reached the kernel only later)."""
+        if self._dropped:
+            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 class FileStore(Store):
@@ -86,7 +113,9 @@ class FileStore(Store):
         return path
 
     # -- the interface --------------------------------------------------------------
-    def add(self, key: str, source: Readable, *, progress: Progress | None = None) -> StoredObject:
+    def add(
+        self, key: str, source: Readable, *, progress: Progress | None = None, read_back: bool = False
+    ) -> StoredObject:
         final = self.datadir / _checked(key)
         temp = self.datadir / f".{key}.{uuid.uuid4().hex}{_PART_SUFFIX}"
         size = 0
@@ -94,7 +123,7 @@ class FileStore(Store):
             with _storage_errors(self.name):
                 out = open(temp, "xb")
             with out:
-                writeback = _EarlyWriteback(out.fileno())
+                writeback = _EarlyWriteback(out.fileno(), drop=not read_back)
                 try:
                     while chunk := source.read(self.chunk_size):  # a failing source raises its own error
                         with _storage_errors(self.name):
@@ -110,6 +139,7 @@ class FileStore(Store):
                     writeback.finish()
                     out.flush()
                     os.fsync(out.fileno())
+                    writeback.synced()
             with _storage_errors(self.name):
                 os.replace(temp, final)
                 _fsync_dir(self.datadir)

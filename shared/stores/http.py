@@ -27,7 +27,9 @@ class HttpStore(Store):
     def handles(self, url: str) -> bool:
         return url.startswith(("http://", "https://"))
 
-    def add(self, key: str, source: Readable, *, progress: Progress | None = None) -> StoredObject:
+    def add(
+        self, key: str, source: Readable, *, progress: Progress | None = None, read_back: bool = False
+    ) -> StoredObject:
         raise StorageWriteDenied(f"store {self.name} is read-only")
 
     def get(self, url: str, offset: int = 0, length: int | None = None) -> ImageData:

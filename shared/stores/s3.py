@@ -96,7 +96,9 @@ class S3Store(Store):
         return url.rsplit("/", 1)[1]
 
     # -- the interface ----------------------------------------------------------------------------
-    def add(self, key: str, source: Readable, *, progress: Progress | None = None) -> StoredObject:
+    def add(
+        self, key: str, source: Readable, *, progress: Progress | None = None, read_back: bool = False
+    ) -> StoredObject:
         url = self.url_for(key)
         self._ensure_bucket()
         first = _read_exactly(source, self.single_put_limit)

@@ -32,7 +32,9 @@ class MemoryStore(Store):
     def handles(self, url: str) -> bool:
         return url.startswith(f"{PREFIX}{self.name}/")
 
-    def add(self, key: str, source: Readable, *, progress: Progress | None = None) -> StoredObject:
+    def add(
+        self, key: str, source: Readable, *, progress: Progress | None = None, read_back: bool = False
+    ) -> StoredObject:
         url = self.url_for(key)
         if self.fail_next:
             raise self.fail_next.pop(0)
