@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from services.api import socket_body
 from services.api.errors import ApiError
 from services.api.ranges import parse_range
 from services.api.runtime import caller, no_content, runtime
@@ -46,7 +47,7 @@ def upload(image_id: str) -> Response:
         rt.services,
         caller(),
         image_id,
-        request.stream,
+        socket_body.image_data(),
         declared_size=declared_size,
         store_name=request.headers.get("X-Image-Meta-Store"),
         heartbeat=rt.heartbeat,

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from services.api import socket_body
 from services.api.bodies import json_body
 from services.api.errors import ApiError
 from services.api.runtime import caller, json_response, no_content, runtime, services
@@ -23,8 +24,8 @@ def stage(image_id: str) -> Response:
         raise ApiError(415, f"The request media type {content_type} is not supported by this server.",
                        f"Invalid content type {content_type}")  # fmt: skip
     rt = runtime()
-    staging.stage_image_data(rt.services, caller(), image_id, request.stream, declared_size=request.content_length,
-                             heartbeat=rt.heartbeat)  # fmt: skip
+    staging.stage_image_data(rt.services, caller(), image_id, socket_body.image_data(),
+                             declared_size=request.content_length, heartbeat=rt.heartbeat)  # fmt: skip
     return no_content()
 
 
