@@ -294,3 +294,38 @@ def test_racing_processes_never_both_take_a_lease(any_db: Database) -> None:
             return uow.leases.hold("notifier", holder, later, ttl=60)
 
     assert len(winners_of_a_race(take, [f"h{n}" for n in range(6)])) == 1
+
+
+def _kill_pooled_backend(db: Database) -> None:
+    """End, from another session, the server process behind the one connection in ``db``'s pool."""
+    with db.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with Database(db.url).engine.connect() as other:
+        assert other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})").scalar()
+        other.commit()
+
+
+def test_a_pooled_connection_idle_for_a_while_is_checked_and_replaced(postgres_db, monkeypatch) -> None:
+    from shared.persistence import database
+
+    _kill_pooled_backend(postgres_db)
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_S", 0.0)  # every pooled connection counts as idle
+    image = new_image(postgres_db)  # the dead connection is found before the transaction, and replaced
+    with postgres_db.transaction(write=False) as uow:
+        assert uow.images.get(image.id).id == image.id
+
+
+def test_a_connection_in_steady_use_is_not_checked_first(postgres_db, monkeypatch) -> None:
+    from shared.domain.errors import Unavailable
+    from shared.persistence import database
+
+    pings: list[object] = []
+    monkeypatch.setattr(postgres_db.engine.dialect, "do_ping", lambda conn: pings.append(conn) or True)
+    new_image(postgres_db)
+    new_image(postgres_db)
+    assert pings == []  # no round trip of its own before a transaction on a connection just used
+    _kill_pooled_backend(postgres_db)
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_S", 3600.0)
+    with pytest.raises(Unavailable):  # lost unseen: that transaction fails as unavailable (503), never 500
+        new_image(postgres_db)
+    new_image(postgres_db)  # and the pool has replaced the connection for the next one
