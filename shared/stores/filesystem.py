@@ -60,9 +60,9 @@ class _EarlyWriteback:
         self._drop(written)
 
     def _drop(self, upto: int) -> None:
-        """Drop ``[dropped, upto)``, already on disk, from the page cache (advice: nothing to fail)."""
+        """Drop ``[dropped, upto)``, already on disk, from the page cache."""
         if self._drop_flushed and upto > self._dropped:
-            os.posix_fadvise(self._fd, self._dropped, upto - self._dropped, os.POSIX_FADV_DONTNEED)
+            _uncache(self._fd, self._dropped, upto - self._dropped)
             self._dropped = upto
 
     def wait(self) -> None:
@@ -80,7 +80,16 @@ class _EarlyWriteback:
         """The whole file is on disk (its final fsync): drop all of a large file from the page cache (from 0:
         bytes still in the writer's buffer at a flush reached the kernel only later)."""
         if self._dropped:
-            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            _uncache(self._fd, 0, 0)
+
+
+def _uncache(fd: int, offset: int, length: int) -> None:
+    """Advise the kernel to drop ``length`` bytes (0: to the end) from ``offset`` from the page cache; only
+    advice, so a refusal changes nothing that was written."""
+    try:
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
 
 
 class FileStore(Store):

@@ -88,3 +88,14 @@ def test_a_write_to_be_read_back_keeps_its_pages(tmp_path, monkeypatch) -> None:
     stored = FileStore("staging", tmp_path).add("staged", io.BytesIO(data), read_back=True)
     assert dropped == []
     assert FileStore("staging", tmp_path).get(stored.url).read_all() == data
+
+
+def test_a_refused_advice_does_not_fail_the_write(tmp_path, monkeypatch) -> None:
+    def refused(fd: int, offset: int, length: int, advice: int) -> None:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(filesystem, "WRITEBACK_EVERY", MiB)
+    monkeypatch.setattr(filesystem.os, "posix_fadvise", refused)
+    data = os.urandom(3 * MiB)
+    stored = FileStore("fast", tmp_path).add("big", io.BytesIO(data))
+    assert FileStore("fast", tmp_path).get(stored.url).read_all() == data
