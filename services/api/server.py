@@ -39,7 +39,7 @@ class ApiServer(BaseApplication):  # type: ignore[misc]
             "bind": f"{settings.bind_host}:{settings.bind_port}",
             "workers": processes,
             "reuse_port": reuse_port,
-            "worker_class": "gthread",
+            "worker_class": "services.api.worker_class.GlintThreadWorker",
             "threads": threads,
             "timeout": 120,
             "graceful_timeout": 20,
