@@ -20,7 +20,9 @@ class FileStoreSettings(_StoreSettings):
 
     type: Literal["file"] = "file"
     filesystem_store_datadir: Path | None = None
-    filesystem_store_chunk_size: int = Field(1024 * 1024, gt=0)
+    # 4 MiB: measured on two cores, a 1 GiB upload took 10-15% less API CPU than in 1 MiB chunks (fewer
+    # hand-offs to the hash threads); at most 4 chunks wait for hashing per upload (IN_FLIGHT)
+    filesystem_store_chunk_size: int = Field(4 * 1024 * 1024, gt=0)
     filesystem_thin_provisioning: bool = False
 
 
