@@ -15,6 +15,7 @@ import socket
 from typing import Any
 
 from flask import request
+from gunicorn.http.body import Body, LengthReader
 from werkzeug.exceptions import ClientDisconnected
 
 from shared.stores.base import Readable
@@ -49,8 +50,8 @@ class SocketBody:
         unreader = getattr(reader, "unreader", None)
         if (
             type(sock) is not socket.socket  # TLS: recv flags are not allowed
-            or type(reader).__name__ != "LengthReader"  # chunked: gunicorn decodes it
-            or not isinstance(getattr(reader, "length", None), int)
+            or not isinstance(body, Body)
+            or not isinstance(reader, LengthReader)  # chunked: gunicorn decodes it
             or not isinstance(getattr(body, "buf", None), io.BytesIO)
             or not isinstance(getattr(unreader, "buf", None), io.BytesIO)
         ):

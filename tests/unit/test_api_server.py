@@ -7,12 +7,7 @@ import socket
 import pytest
 
 from services.api.server import ApiServer, refuse_if_taken
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.e2e.deployment import free_port
 
 
 @pytest.mark.parametrize(("workers", "port", "expected"), [(2, None, True), (1, None, False), (2, 0, False)])
