@@ -1,0 +1,58 @@
+"""A client that goes away in the middle of sending image data, through the API's socket reader.
+
+The API reads upload bodies straight from gunicorn's socket (services/api/socket_body.py). A
+client that closes its connection part-way must leave nothing behind: the image back in
+``queued``, no staged bytes, nothing in a store, and a later upload of the same image works.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.e2e.conftest import api
+from tests.e2e.deployment import Deployment, eventually
+from tests.helpers import image_bytes
+
+DECLARED = 4 * 1024 * 1024
+SENT = 300 * 1024
+
+
+def send_part_and_close(deployment: Deployment, path: str, headers: dict[str, str]) -> None:
+    """Headers for ``DECLARED`` bytes of body, then ``SENT`` of them, then the connection closed."""
+    host, port = deployment.url.removeprefix("http://").split(":")
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"PUT {path} HTTP/1.1\r\nHost: {host}\r\n{head}Content-Type: application/octet-stream\r\n"
+            f"Content-Length: {DECLARED}\r\n\r\n".encode()
+        )
+        sock.sendall(image_bytes(SENT))
+
+
+@pytest.mark.parametrize("target", ["file", "stage"])
+def test_a_client_gone_mid_upload_leaves_the_image_queued_and_nothing_stored(deploy, target: str) -> None:
+    deployment = deploy("embedded")
+    client = api(deployment)
+    image = client.create(name=f"cut-{target}")
+    send_part_and_close(deployment, f"/v2/images/{image['id']}/{target}", dict(client.http.headers))
+
+    eventually(lambda: client.show(image["id"]).json()["status"] == "queued" and not deployment.staging_files(),
+               timeout=30, what="the image back in queued with staging emptied")  # fmt: skip
+    shown = client.show(image["id"]).json()
+    assert shown["size"] is None and shown["checksum"] is None
+    assert deployment.store_files() == []
+
+    data = image_bytes(DECLARED)
+    if target == "file":
+        assert client.upload(image["id"], data).status_code == 204
+        assert client.wait_for(image["id"], "active", "killed")["status"] == "active"
+        downloaded = client.download(image["id"])
+        assert downloaded.status_code == 200 and downloaded.content == data
+    else:
+        staged = client.http.put(f"{client.url}/v2/images/{image['id']}/stage", data=data,
+                                 headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        assert staged.status_code == 204, staged.text
+        assert client.wait_for(image["id"], "uploading")["size"] == DECLARED
+        assert [path.stat().st_size for path in deployment.staging_files()] == [DECLARED]
