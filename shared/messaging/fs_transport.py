@@ -7,6 +7,8 @@ another filesystem (a copy, not an atomic move). Here a message is written
 under a hidden name and renamed into place, and a consumer claims it by
 renaming it into a claim folder beside the queue folder. A consumer that
 dies after claiming loses the message; glint's job reaper re-sends the job.
+A consumer that finds no message waits for one to be renamed into the
+folder (:class:`FolderWatch`) instead of sleeping a polling interval.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import os
 import time
 import uuid
 from queue import Empty
+from typing import Any
 
 from kombu.transport import filesystem
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 from kombu.utils.objects import cached_property
+
+from shared.messaging.folder_watch import FolderWatch
 
 _sequence = itertools.count()
 
@@ -63,4 +68,33 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
+    """The filesystem transport with :class:`Channel`, waking consumers when a message arrives."""
+
     Channel = Channel
+    WATCHED_POLL_S = 1.0  # with a watch, the folder is looked at this often anyway (a safety net, not the way in)
+
+    _watch: FolderWatch | None = None
+
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+        """Deliver one message; raise ``socket.timeout`` when none came within ``timeout`` seconds."""
+        started = time.monotonic()
+        while True:
+            try:
+                self.cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                pass
+            left = None if timeout is None else timeout - (time.monotonic() - started)
+            if left is not None and left <= 0:
+                raise TimeoutError()
+            if self._watch is None:  # made on the first empty look: files landing after it are seen
+                self._watch = FolderWatch(self.client.transport_options["data_folder_in"])
+                continue
+            interval = self.WATCHED_POLL_S if self._watch.watching else self.polling_interval
+            self._watch.wait(interval if left is None else min(interval, left))
+
+    def close_connection(self, connection: Any) -> None:
+        super().close_connection(connection)
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
