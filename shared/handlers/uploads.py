@@ -94,10 +94,15 @@ def upload_image_data(
     return _outcome(wait_for_job(services, job.id, services.settings.api.upload_completion_wait))
 
 
+JOB_POLL_S = 0.005  # how often a waiting PUT looks at its job at first: a file-store upload ends ~10 ms after staging
+JOB_POLL_BACKOFF_AFTER_S = 0.5  # then less and less often, up to every 0.25 s (a copy into S3 takes a while)
+
+
 def wait_for_job(services: Services, job_id: str, timeout: float) -> Job:
     """The job once it has ended, or as it is when ``timeout`` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    delay = 0.01
+    started = time.monotonic()
+    deadline = started + timeout
+    delay = JOB_POLL_S
     while True:
         with services.db.transaction(write=False) as uow:
             job = uow.jobs.get(job_id)
@@ -105,7 +110,8 @@ def wait_for_job(services: Services, job_id: str, timeout: float) -> Job:
         if job.is_terminal or time.monotonic() >= deadline:
             return job
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.25)
+        if time.monotonic() - started > JOB_POLL_BACKOFF_AFTER_S:
+            delay = min(delay * 1.5, 0.25)
 
 
 def _outcome(job: Job) -> Job:
