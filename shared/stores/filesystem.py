@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from shared.stores.base import ImageData, Progress, Readable, Store, StoredObject
+from shared.stores.direct_write import DirectWriter, open_direct
 from shared.stores.errors import DataNotFound, StorageFull, StorageWriteDenied, StoreError, UnknownLocation
 
 _KEY = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
@@ -125,30 +126,17 @@ class FileStore(Store):
     def add(
         self, key: str, source: Readable, *, progress: Progress | None = None, read_back: bool = False
     ) -> StoredObject:
+        """Written past the page cache where the filesystem allows (:mod:`shared.stores.direct_write`),
+        except data to be read back soon; else through it, flushed as it grows and then dropped from it."""
         final = self.datadir / _checked(key)
         temp = self.datadir / f".{key}.{uuid.uuid4().hex}{_PART_SUFFIX}"
-        size = 0
         try:
             with _storage_errors(self.name):
-                out = open(temp, "xb")
-            with out:
-                writeback = _EarlyWriteback(out.fileno(), drop=not read_back)
-                try:
-                    while chunk := source.read(self.chunk_size):  # a failing source raises its own error
-                        with _storage_errors(self.name):
-                            out.write(chunk)
-                        size += len(chunk)
-                        writeback.wrote(len(chunk))
-                        if progress:
-                            progress(len(chunk))
-                except BaseException:
-                    writeback.wait()
-                    raise
-                with _storage_errors(self.name):
-                    writeback.finish()
-                    out.flush()
-                    os.fsync(out.fileno())
-                    writeback.synced()
+                direct = None if read_back else open_direct(str(temp))
+            if direct is not None:
+                size = self._write_direct(direct, source, progress)
+            else:
+                size = self._write_buffered(temp, source, progress, read_back)
             with _storage_errors(self.name):
                 os.replace(temp, final)
                 _fsync_dir(self.datadir)
@@ -156,6 +144,48 @@ class FileStore(Store):
             temp.unlink(missing_ok=True)
             raise
         return StoredObject(url=final.as_uri(), size=size, metadata={"store": self.name})
+
+    def _write_direct(self, fd: int, source: Readable, progress: Progress | None) -> int:
+        size = 0
+        writer = DirectWriter(fd, self.chunk_size)
+        try:
+            while chunk := source.read(self.chunk_size):  # a failing source raises its own error
+                with _storage_errors(self.name):
+                    writer.write(chunk)
+                size += len(chunk)
+                if progress:
+                    progress(len(chunk))
+            with _storage_errors(self.name):
+                writer.finish()
+                os.fsync(fd)
+        finally:
+            writer.close()
+            os.close(fd)
+        return size
+
+    def _write_buffered(self, temp: Path, source: Readable, progress: Progress | None, read_back: bool) -> int:
+        size = 0
+        with _storage_errors(self.name):
+            out = open(temp, "xb")
+        with out:
+            writeback = _EarlyWriteback(out.fileno(), drop=not read_back)
+            try:
+                while chunk := source.read(self.chunk_size):  # a failing source raises its own error
+                    with _storage_errors(self.name):
+                        out.write(chunk)
+                    size += len(chunk)
+                    writeback.wrote(len(chunk))
+                    if progress:
+                        progress(len(chunk))
+            except BaseException:
+                writeback.wait()
+                raise
+            with _storage_errors(self.name):
+                writeback.finish()
+                out.flush()
+                os.fsync(out.fileno())
+                writeback.synced()
+        return size
 
     def adopt(self, key: str, source: Store, source_url: str, *, keep_source: bool = False) -> StoredObject | None:
         """Rename (or, keeping the source, hard-link) a file of another file store into this one when both

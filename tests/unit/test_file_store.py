@@ -1,21 +1,30 @@
-"""The file store's early writeback: a large object is flushed to disk while it is written."""
+"""The file store's two ways of writing: past the page cache (direct I/O) by default; through it, flushed
+early and then dropped from it, where the filesystem has no direct I/O or the data is read back soon."""
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import io
 import os
 
 import pytest
 
-from shared.stores import filesystem
+from shared.stores import direct_write, filesystem
 from shared.stores.errors import StoreError
 from shared.stores.filesystem import FileStore
 
 MiB = 1024 * 1024
+needs_direct_io = pytest.mark.skipif(not direct_write.O_DIRECT, reason="this platform has no O_DIRECT")
 
 
-def test_a_large_write_is_flushed_as_it_grows(tmp_path, monkeypatch) -> None:
+@pytest.fixture
+def no_direct_io(monkeypatch) -> None:
+    """The file store on a filesystem without direct I/O (tmpfs before Linux 6.6, macOS)."""
+    monkeypatch.setattr(filesystem, "open_direct", lambda path: None)
+
+
+def test_a_large_write_is_flushed_as_it_grows(tmp_path, monkeypatch, no_direct_io) -> None:
     flushed_at: list[int] = []
     store = FileStore("fast", tmp_path, chunk_size=MiB)
     monkeypatch.setattr(filesystem, "WRITEBACK_EVERY", 4 * MiB)
@@ -33,7 +42,7 @@ def test_a_large_write_is_flushed_as_it_grows(tmp_path, monkeypatch) -> None:
     assert len(flushed_at) <= 2
 
 
-def test_a_failed_flush_fails_the_write(tmp_path, monkeypatch) -> None:
+def test_a_failed_flush_fails_the_write(tmp_path, monkeypatch, no_direct_io) -> None:
     store = FileStore("fast", tmp_path, chunk_size=MiB)
     monkeypatch.setattr(filesystem, "WRITEBACK_EVERY", MiB)
 
@@ -46,7 +55,7 @@ def test_a_failed_flush_fails_the_write(tmp_path, monkeypatch) -> None:
     assert list(tmp_path.iterdir()) == []  # no object, no partial file
 
 
-def test_a_large_write_leaves_the_page_cache_once_on_disk(tmp_path, monkeypatch) -> None:
+def test_a_large_write_leaves_the_page_cache_once_on_disk(tmp_path, monkeypatch, no_direct_io) -> None:
     events: list[tuple[str, int, int]] = []
     store = FileStore("fast", tmp_path, chunk_size=MiB)
     monkeypatch.setattr(filesystem, "WRITEBACK_EVERY", 2 * MiB)
@@ -73,7 +82,7 @@ def test_a_large_write_leaves_the_page_cache_once_on_disk(tmp_path, monkeypatch)
     assert store.get(stored.url).read_all() == data  # dropping from the cache loses nothing
 
 
-def test_a_small_write_keeps_its_pages(tmp_path, monkeypatch) -> None:
+def test_a_small_write_keeps_its_pages(tmp_path, monkeypatch, no_direct_io) -> None:
     dropped: list[int] = []
     monkeypatch.setattr(filesystem.os, "posix_fadvise", lambda fd, offset, length, advice: dropped.append(offset))
     FileStore("fast", tmp_path).add("small", io.BytesIO(os.urandom(MiB)))
@@ -90,7 +99,7 @@ def test_a_write_to_be_read_back_keeps_its_pages(tmp_path, monkeypatch) -> None:
     assert FileStore("staging", tmp_path).get(stored.url).read_all() == data
 
 
-def test_a_refused_advice_does_not_fail_the_write(tmp_path, monkeypatch) -> None:
+def test_a_refused_advice_does_not_fail_the_write(tmp_path, monkeypatch, no_direct_io) -> None:
     def refused(fd: int, offset: int, length: int, advice: int) -> None:
         raise OSError(errno.EINVAL, "Invalid argument")
 
@@ -99,3 +108,74 @@ def test_a_refused_advice_does_not_fail_the_write(tmp_path, monkeypatch) -> None
     data = os.urandom(3 * MiB)
     stored = FileStore("fast", tmp_path).add("big", io.BytesIO(data))
     assert FileStore("fast", tmp_path).get(stored.url).read_all() == data
+
+
+@needs_direct_io
+def test_by_default_data_is_written_past_the_page_cache(tmp_path, monkeypatch) -> None:
+    flags_seen: list[int] = []
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        flags_seen.append(fcntl.fcntl(fd, fcntl.F_GETFL))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(direct_write.os, "write", write)
+    monkeypatch.setattr(filesystem.os, "fdatasync", lambda fd: pytest.fail("a direct write needs no early flush"))
+    data = os.urandom(3 * MiB + 100)
+    stored = FileStore("fast", tmp_path, chunk_size=MiB).add("big", io.BytesIO(data))
+    assert FileStore("fast", tmp_path).get(stored.url).read_all() == data
+    assert [bool(flags & direct_write.O_DIRECT) for flags in flags_seen] == [True, True, True, False]  # the tail
+
+
+@needs_direct_io
+def test_data_read_back_soon_goes_through_the_page_cache(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(filesystem, "open_direct", lambda path: pytest.fail("staged data is read back: no direct I/O"))
+    data = os.urandom(2 * MiB)
+    stored = FileStore("staging", tmp_path).add("staged", io.BytesIO(data), read_back=True)
+    assert FileStore("staging", tmp_path).get(stored.url).read_all() == data
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, MiB - 1, MiB, MiB + 1, 3 * MiB + 4096])
+@pytest.mark.parametrize("read_size", [1000, 64 * 1024, MiB])
+def test_direct_and_buffered_writes_store_the_same_bytes(tmp_path, monkeypatch, size: int, read_size: int) -> None:
+    data = os.urandom(size)
+
+    class Uneven(io.BytesIO):  # reads of another size than the store asks for, as an HTTP body gives them
+        def read(self, n: int = -1) -> bytes:
+            return super().read(read_size)
+
+    direct = FileStore("direct", tmp_path / "direct", chunk_size=MiB).add("x", Uneven(data))
+    monkeypatch.setattr(filesystem, "open_direct", lambda path: None)
+    buffered = FileStore("buffered", tmp_path / "buffered", chunk_size=MiB).add("x", Uneven(data))
+    assert direct.size == buffered.size == size
+    assert (tmp_path / "direct" / "x").read_bytes() == (tmp_path / "buffered" / "x").read_bytes() == data
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["buffered", "direct", "x", "x"]  # no parts left
+
+
+@needs_direct_io
+def test_a_filesystem_refusing_direct_io_leaves_no_file_and_the_write_goes_buffered(tmp_path, monkeypatch) -> None:
+    real_open = os.open
+
+    def refusing(path: str, flags: int, mode: int = 0o777) -> int:
+        if flags & direct_write.O_DIRECT:
+            os.close(real_open(path, flags & ~direct_write.O_DIRECT, mode))  # created, then refused, as Linux does
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(direct_write.os, "open", refusing)
+    assert direct_write.open_direct(str(tmp_path / "probe")) is None
+    assert not (tmp_path / "probe").exists()
+    data = os.urandom(MiB + 3)
+    stored = FileStore("fast", tmp_path / "store").add("x", io.BytesIO(data))
+    assert FileStore("fast", tmp_path / "store").get(stored.url).read_all() == data
+
+
+@needs_direct_io
+def test_a_failed_direct_write_fails_the_add_and_leaves_nothing(tmp_path, monkeypatch) -> None:
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(direct_write.os, "write", full)
+    with pytest.raises(StoreError, match="full"):
+        FileStore("fast", tmp_path, chunk_size=MiB).add("x", io.BytesIO(os.urandom(2 * MiB)))
+    assert list(tmp_path.iterdir()) == []
