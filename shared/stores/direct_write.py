@@ -13,6 +13,7 @@ import errno
 import fcntl
 import mmap
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 
 ALIGN = 4096  # offsets and lengths of direct writes: a multiple of any disk's logical block size
 O_DIRECT = getattr(os, "O_DIRECT", 0)  # Linux and some BSDs; not macOS
@@ -35,52 +36,77 @@ def open_direct(path: str) -> int | None:
 
 
 class DirectWriter:
-    """Writes to a file opened by :func:`open_direct`, through one aligned buffer of ``block_size``.
+    """Writes to a file opened by :func:`open_direct`, through ``buffers`` aligned buffers of ``block_size``.
 
-    Bytes are gathered into the buffer and written a full buffer at a time;
-    :meth:`finish` writes what is left, the last partial block through the
-    page cache (a direct write must be a whole number of blocks). Each
-    write returns once the disk has the data: only the file's metadata is
-    left for the fsync that ends the file.
+    Bytes are gathered into a buffer; a full buffer is written on a thread of
+    the writer's own while the caller fills the next one, so the caller
+    (reading a socket, say) never waits for the disk unless the disk falls
+    behind. Blocks reach the file in order. :meth:`finish` writes what is
+    left, the last partial block through the page cache (a direct write must
+    be a whole number of blocks). A direct write returns once the disk has
+    the data: only the file's metadata is left for the fsync that ends it.
+    An error of a write on the thread is raised by the next :meth:`write`
+    that needs its buffer, or by :meth:`finish`.
     """
 
-    def __init__(self, fd: int, block_size: int) -> None:
+    def __init__(self, fd: int, block_size: int, buffers: int = 2) -> None:
         self._fd = fd
-        self._buffer = mmap.mmap(-1, max(ALIGN, block_size // ALIGN * ALIGN))  # page-aligned memory
-        self._view = memoryview(self._buffer)
+        size = max(ALIGN, block_size // ALIGN * ALIGN)
+        self._buffers = [mmap.mmap(-1, size) for _ in range(buffers)]  # page-aligned memory
+        self._views = [memoryview(buffer) for buffer in self._buffers]
+        self._writes: list[Future[None] | None] = [None] * buffers  # the write in progress from each buffer
+        self._index = 0  # the buffer being filled
         self._filled = 0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="direct-write")
 
     def write(self, data: bytes) -> None:
-        """Take ``data``; whenever the buffer is full, write it out."""
+        """Take ``data``; whenever a buffer is full, start writing it out."""
         incoming = memoryview(data).cast("B")
         while incoming:
-            taken = min(len(incoming), len(self._view) - self._filled)
-            self._view[self._filled : self._filled + taken] = incoming[:taken]
+            view = self._free_buffer()
+            taken = min(len(incoming), len(view) - self._filled)
+            view[self._filled : self._filled + taken] = incoming[:taken]
             self._filled += taken
             incoming = incoming[taken:]
-            if self._filled == len(self._view):
-                self._write_out(self._filled)
+            if self._filled == len(view):
+                self._writes[self._index] = self._writer.submit(self._write_out, view, len(view))
+                self._index = (self._index + 1) % len(self._views)
                 self._filled = 0
 
     def finish(self) -> None:
-        """Write everything still in the buffer; the writer is closed afterwards."""
+        """Write everything still buffered and wait for it; the writer is closed afterwards."""
         try:
+            view = self._free_buffer()
+            for index in range(len(self._writes)):
+                self._wait(index)
             whole = self._filled // ALIGN * ALIGN
-            self._write_out(whole)
+            self._write_out(view, whole)
             if self._filled > whole:  # the tail: not a whole block, so not direct
                 fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~O_DIRECT)
-                self._write_out(self._filled, start=whole)
+                self._write_out(view, self._filled, start=whole)
             self._filled = 0
         finally:
             self.close()
 
     def close(self) -> None:
-        """Let go of the buffer (the file stays open: it is the caller's)."""
-        if not self._buffer.closed:
-            self._view.release()
-            self._buffer.close()
+        """Stop the thread and let go of the buffers (the file stays open: it is the caller's)."""
+        self._writer.shutdown(wait=True)  # a write still running uses a buffer
+        for view, buffer in zip(self._views, self._buffers, strict=True):
+            if not buffer.closed:
+                view.release()
+                buffer.close()
 
-    def _write_out(self, end: int, start: int = 0) -> None:
+    def _free_buffer(self) -> memoryview:
+        """The buffer being filled, once its last write is done."""
+        self._wait(self._index)
+        return self._views[self._index]
+
+    def _wait(self, index: int) -> None:
+        write, self._writes[index] = self._writes[index], None
+        if write is not None:
+            write.result()
+
+    def _write_out(self, view: memoryview, end: int, start: int = 0) -> None:
         while start < end:
-            with self._view[start:end] as block:  # released even when the write fails: the buffer can close
+            with view[start:end] as block:  # released even when the write fails: the buffer can close
                 start += os.write(self._fd, block)

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import io
 import os
+import threading
 
 import pytest
 
@@ -179,3 +180,30 @@ def test_a_failed_direct_write_fails_the_add_and_leaves_nothing(tmp_path, monkey
     with pytest.raises(StoreError, match="full"):
         FileStore("fast", tmp_path, chunk_size=MiB).add("x", io.BytesIO(os.urandom(2 * MiB)))
     assert list(tmp_path.iterdir()) == []
+
+
+@needs_direct_io
+def test_a_full_buffer_is_written_while_the_caller_fills_the_next(tmp_path, monkeypatch) -> None:
+    first_write_may_end = threading.Event()
+    real_write = os.write
+    calls: list[int] = []
+
+    def slow_first_write(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        if len(calls) == 1:
+            assert first_write_may_end.wait(30), "the caller never got past the first write"
+        return real_write(fd, data)
+
+    monkeypatch.setattr(direct_write.os, "write", slow_first_write)
+    fd = direct_write.open_direct(str(tmp_path / "x"))
+    assert fd is not None
+    writer = direct_write.DirectWriter(fd, MiB, buffers=2)
+    data = os.urandom(2 * MiB + 10)
+    writer.write(data[:MiB])  # fills the first buffer: its write starts, and blocks (a synchronous writer: here)
+    writer.write(data[MiB : 2 * MiB])  # the second buffer fills meanwhile
+    first_write_may_end.set()
+    writer.write(data[2 * MiB :])  # needs the first buffer again: waits for its write
+    writer.finish()
+    os.close(fd)
+    assert calls == [MiB, MiB, 10]
+    assert (tmp_path / "x").read_bytes() == data
