@@ -14,23 +14,26 @@ import ctypes
 import ctypes.util
 import os
 import select
-import time
 
 IN_MOVED_TO = 0x00000080  # <sys/inotify.h>: a file was renamed into the folder (how messages arrive)
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if os.name == "posix" else None
 
 
 class FolderWatch:
-    """Files renamed into one folder since the watch was made; :meth:`wait` returns early when one arrives.
+    """Files renamed into one folder since the watch was made; :meth:`wait` returns early when one arrives,
+    or when another thread calls :meth:`wake`.
 
     Files that land between a look at the folder and the next :meth:`wait`
     are not missed: the kernel queues their events until they are read.
     Where inotify is missing (not Linux, or the limit of watches reached),
-    :meth:`wait` sleeps for its timeout, as polling did.
+    :meth:`wait` sleeps for its timeout, as polling did, unless woken.
     """
 
     def __init__(self, folder: str) -> None:
         self._fd = _inotify_on(folder)
+        self._wake_in, self._wake_out = os.pipe()
+        for end in (self._wake_in, self._wake_out):
+            os.set_blocking(end, False)
 
     @property
     def watching(self) -> bool:
@@ -38,26 +41,37 @@ class FolderWatch:
         return self._fd is not None
 
     def wait(self, timeout: float) -> bool:
-        """Block until a file lands in the folder (True) or ``timeout`` seconds pass (False)."""
-        if self._fd is None:
-            time.sleep(timeout)
-            return False
-        ready, _, _ = select.select([self._fd], [], [], timeout)
-        if not ready:
-            return False
+        """Block until a file lands in the folder or :meth:`wake` is called (True), or ``timeout`` seconds
+        pass (False)."""
+        watched = [self._wake_in] if self._fd is None else [self._fd, self._wake_in]
+        ready, _, _ = select.select(watched, [], [], timeout)
+        for fd in ready:
+            _drain(fd)  # one wake covers every file that landed, and every call of wake, so far
+        return bool(ready)
+
+    def wake(self) -> None:
+        """End a :meth:`wait` in progress, or the next one (safe from any thread)."""
         try:
-            while os.read(self._fd, 65536):  # drain: one wake covers every file that landed so far
-                pass
-        except BlockingIOError:
-            pass
-        return True
+            os.write(self._wake_out, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full (a wake is pending anyway) or closed
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        for name in ("_fd", "_wake_in", "_wake_out"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
 
     __del__ = close
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 65536):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _inotify_on(folder: str) -> int | None:

@@ -8,7 +8,9 @@ under a hidden name and renamed into place, and a consumer claims it by
 renaming it into a claim folder beside the queue folder. A consumer that
 dies after claiming loses the message; glint's job reaper re-sends the job.
 A consumer that finds no message waits for one to be renamed into the
-folder (:class:`FolderWatch`) instead of sleeping a polling interval.
+folder (:class:`FolderWatch`) instead of sleeping a polling interval; one
+that may not take more until it settles a message (its prefetch limit)
+waits for that ack.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import uuid
 from queue import Empty
 from typing import Any
 
-from kombu.transport import filesystem
+from kombu.transport import filesystem, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 from kombu.utils.objects import cached_property
@@ -30,8 +32,28 @@ from shared.messaging.folder_watch import FolderWatch
 _sequence = itertools.count()
 
 
+class QoS(virtual.QoS):
+    """Prefetch accounting that wakes the channel's transport when a message is settled: a consumer held
+    back by its prefetch limit may take the next message at once."""
+
+    def ack(self, delivery_tag: Any) -> None:
+        super().ack(delivery_tag)
+        self._wake()
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        super().reject(delivery_tag, requeue)
+        self._wake()
+
+    def _wake(self) -> None:
+        transport = self.channel.connection  # None once the channel is closed
+        if isinstance(transport, Transport):
+            transport.wake()
+
+
 class Channel(filesystem.Channel):
     """A filesystem channel with atomic puts and claims."""
+
+    QoS = QoS
 
     def _put(self, queue: str, payload: dict, **kwargs: object) -> None:
         stamp = f"{time.monotonic_ns():020d}{next(_sequence) % 1000:03d}"
@@ -90,8 +112,17 @@ class Transport(filesystem.Transport):
             if self._watch is None:  # made on the first empty look: files landing after it are seen
                 self._watch = FolderWatch(self.client.transport_options["data_folder_in"])
                 continue
-            interval = self.WATCHED_POLL_S if self._watch.watching else self.polling_interval
+            interval = self.WATCHED_POLL_S if self._watch.watching or self._held_back() else self.polling_interval
             self._watch.wait(interval if left is None else min(interval, left))
+
+    def _held_back(self) -> bool:
+        """True when a consumer may not take a message before it settles one (woken by :meth:`wake`)."""
+        return any(channel._consumers and not channel.qos.can_consume() for channel in self.channels)
+
+    def wake(self) -> None:
+        """End a wait in :meth:`drain_events` (a message was settled: there may be room for the next)."""
+        if self._watch is not None:
+            self._watch.wake()
 
     def close_connection(self, connection: Any) -> None:
         super().close_connection(connection)

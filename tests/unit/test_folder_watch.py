@@ -57,6 +57,21 @@ def test_without_a_watch_wait_sleeps_its_timeout(tmp_path: Path) -> None:
     watch.close()
 
 
+@pytest.mark.parametrize("folder", ["present", "missing"])
+def test_a_wake_from_another_thread_ends_the_wait(tmp_path: Path, folder: str) -> None:
+    (tmp_path / "present").mkdir()
+    watch = FolderWatch(str(tmp_path / folder))
+    waker = threading.Timer(0.1, watch.wake)
+    waker.start()
+    assert watch.wait(60) is True
+    watch.wake()  # before the wait: the next wait ends at once
+    watch.wake()
+    assert watch.wait(60) is True
+    assert watch.wait(0.05) is False  # both wakes were taken by that one wait
+    waker.join()
+    watch.close()
+
+
 @linux_only
 def test_an_embedded_bus_consumer_gets_a_message_sent_while_it_waits(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(Transport, "WATCHED_POLL_S", 600.0)  # only the watch can wake it within the timeout
@@ -89,3 +104,36 @@ def test_an_embedded_bus_consumer_gets_a_message_sent_while_it_waits(tmp_path: P
             timer.join()
     assert got == [{"n": 1}]
     assert len(looks) <= 3  # one look, a wait, a look that finds it: not a loop of looks (or a spurious wake)
+
+
+@linux_only
+def test_a_consumer_at_its_prefetch_limit_takes_the_next_message_once_it_acks(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(Transport, "WATCHED_POLL_S", 600.0)  # only the ack can end the wait within the timeout
+    waits: list[bool] = []
+    original_wait = FolderWatch.wait
+
+    def recorded_wait(watch: FolderWatch, timeout: float) -> bool:
+        waits.append(original_wait(watch, timeout))
+        return waits[-1]
+
+    monkeypatch.setattr(FolderWatch, "wait", recorded_wait)
+    connection = broker_connection("", tmp_path / "bus")
+    queue = kombu.Queue("held", kombu.Exchange("held", type="direct"), routing_key="held")
+    got: list[kombu.Message] = []
+    with kombu.Connection(connection.url, transport_options=connection.transport_options) as conn:
+        channel = conn.channel()
+        channel.basic_qos(0, 1, False)  # one message at a time, as a worker of concurrency 1 takes them
+        with kombu.Consumer(channel, [queue], callbacks=[lambda body, message: got.append(message)], accept=["json"]):
+            producer = conn.Producer()
+            for n in (1, 2):
+                producer.publish({"n": n}, exchange=queue.exchange, routing_key="held", declare=[queue],
+                                 serializer="json")  # fmt: skip
+            conn.drain_events(timeout=5)
+            assert [m.payload for m in got] == [{"n": 1}]
+            acker = threading.Timer(0.2, got[0].ack)  # the task ends on another thread
+            acker.start()
+            waits.clear()
+            conn.drain_events(timeout=60)
+            acker.join()
+    assert [m.payload for m in got] == [{"n": 1}, {"n": 2}]
+    assert waits and all(waits)  # each wait was ended by the ack, none ran out its time
