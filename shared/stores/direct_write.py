@@ -19,6 +19,14 @@ ALIGN = 4096  # offsets and lengths of direct writes: a multiple of any disk's l
 O_DIRECT = getattr(os, "O_DIRECT", 0)  # Linux and some BSDs; not macOS
 
 
+def all_zeros(data: bytes | memoryview) -> bool:
+    """True when every byte of ``data`` is zero (a block a thin-provisioned file leaves as a hole)."""
+    if any(bytes(data[:64])):
+        return False  # most data blocks: decided on their first bytes
+    whole = bytes(data)
+    return whole == bytes(len(whole))
+
+
 def open_direct(path: str) -> int | None:
     """A new file at ``path``, open for direct writes; None where the filesystem has no direct I/O.
 
@@ -46,11 +54,14 @@ class DirectWriter:
     be a whole number of blocks). A direct write returns once the disk has
     the data: only the file's metadata is left for the fsync that ends it.
     An error of a write on the thread is raised by the next :meth:`write`
-    that needs its buffer, or by :meth:`finish`.
+    that needs its buffer, or by :meth:`finish`. ``sparse``: blocks of zeros
+    are skipped, left as holes in the file (thin provisioning).
     """
 
-    def __init__(self, fd: int, block_size: int, buffers: int = 2) -> None:
+    def __init__(self, fd: int, block_size: int, buffers: int = 2, *, sparse: bool = False) -> None:
         self._fd = fd
+        self._sparse = sparse
+        self._size = 0  # bytes taken so far: the file's length at the end
         size = max(ALIGN, block_size // ALIGN * ALIGN)
         self._buffers = [mmap.mmap(-1, size) for _ in range(buffers)]  # page-aligned memory
         self._views = [memoryview(buffer) for buffer in self._buffers]
@@ -62,6 +73,7 @@ class DirectWriter:
     def write(self, data: bytes) -> None:
         """Take ``data``; whenever a buffer is full, start writing it out."""
         incoming = memoryview(data).cast("B")
+        self._size += len(incoming)
         while incoming:
             view = self._free_buffer()
             taken = min(len(incoming), len(view) - self._filled)
@@ -69,7 +81,10 @@ class DirectWriter:
             self._filled += taken
             incoming = incoming[taken:]
             if self._filled == len(view):
-                self._writes[self._index] = self._writer.submit(self._write_out, view, len(view))
+                if self._sparse and all_zeros(view):
+                    self._writes[self._index] = self._writer.submit(self._skip, len(view))
+                else:
+                    self._writes[self._index] = self._writer.submit(self._write_out, view, len(view))
                 self._index = (self._index + 1) % len(self._views)
                 self._filled = 0
 
@@ -79,11 +94,14 @@ class DirectWriter:
             view = self._free_buffer()
             for index in range(len(self._writes)):
                 self._wait(index)
-            whole = self._filled // ALIGN * ALIGN
-            self._write_out(view, whole)
-            if self._filled > whole:  # the tail: not a whole block, so not direct
-                fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~O_DIRECT)
-                self._write_out(view, self._filled, start=whole)
+            if not (self._sparse and all_zeros(view[: self._filled])):
+                whole = self._filled // ALIGN * ALIGN
+                self._write_out(view, whole)
+                if self._filled > whole:  # the tail: not a whole block, so not direct
+                    fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~O_DIRECT)
+                    self._write_out(view, self._filled, start=whole)
+            if self._sparse:
+                os.ftruncate(self._fd, self._size)  # a file that ends in holes still has its length
             self._filled = 0
         finally:
             self.close()
@@ -105,6 +123,9 @@ class DirectWriter:
         write, self._writes[index] = self._writes[index], None
         if write is not None:
             write.result()
+
+    def _skip(self, size: int) -> None:
+        os.lseek(self._fd, size, os.SEEK_CUR)
 
     def _write_out(self, view: memoryview, end: int, start: int = 0) -> None:
         while start < end:

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from shared.stores.base import ImageData, Progress, Readable, Store, StoredObject
-from shared.stores.direct_write import DirectWriter, open_direct
+from shared.stores.direct_write import DirectWriter, all_zeros, open_direct
 from shared.stores.errors import DataNotFound, StorageFull, StorageWriteDenied, StoreError, UnknownLocation
 
 _KEY = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
@@ -96,10 +96,13 @@ def _uncache(fd: int, offset: int, length: int) -> None:
 class FileStore(Store):
     """Objects are files named by their key under ``datadir``; URLs are ``file://`` paths."""
 
-    def __init__(self, name: str, datadir: Path, chunk_size: int = 1024 * 1024) -> None:
+    def __init__(
+        self, name: str, datadir: Path, chunk_size: int = 1024 * 1024, *, thin_provisioning: bool = False
+    ) -> None:
         super().__init__(name)
         self.datadir = Path(datadir).resolve()
         self.chunk_size = chunk_size
+        self.thin_provisioning = thin_provisioning  # chunks of zeros are left as holes (sparse files)
         self.datadir.mkdir(parents=True, exist_ok=True)
 
     # -- addressing ---------------------------------------------------------------
@@ -147,7 +150,7 @@ class FileStore(Store):
 
     def _write_direct(self, fd: int, source: Readable, progress: Progress | None) -> int:
         size = 0
-        writer = DirectWriter(fd, self.chunk_size)
+        writer = DirectWriter(fd, self.chunk_size, sparse=self.thin_provisioning)
         try:
             while chunk := source.read(self.chunk_size):  # a failing source raises its own error
                 with _storage_errors(self.name):
@@ -172,7 +175,10 @@ class FileStore(Store):
             try:
                 while chunk := source.read(self.chunk_size):  # a failing source raises its own error
                     with _storage_errors(self.name):
-                        out.write(chunk)
+                        if self.thin_provisioning and all_zeros(chunk):
+                            out.seek(len(chunk), os.SEEK_CUR)  # a hole
+                        else:
+                            out.write(chunk)
                     size += len(chunk)
                     writeback.wrote(len(chunk))
                     if progress:
@@ -183,6 +189,8 @@ class FileStore(Store):
             with _storage_errors(self.name):
                 writeback.finish()
                 out.flush()
+                if self.thin_provisioning:
+                    out.truncate(size)  # a file that ends in holes still has its length
                 os.fsync(out.fileno())
                 writeback.synced()
         return size

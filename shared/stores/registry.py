@@ -67,7 +67,8 @@ def uri_filter(settings: Settings) -> UriFilter:
 def build_store(name: str, options: StoreSettings, directory: Path, settings: Settings) -> Store:
     """One store of any type."""
     if isinstance(options, FileStoreSettings):
-        return FileStore(name, directory, options.filesystem_store_chunk_size)
+        return FileStore(name, directory, options.filesystem_store_chunk_size,
+                         thin_provisioning=options.filesystem_thin_provisioning)  # fmt: skip
     if isinstance(options, S3StoreSettings):
         from shared.stores.s3 import S3Store
 

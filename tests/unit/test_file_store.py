@@ -11,9 +11,11 @@ import threading
 
 import pytest
 
+from shared.config import load_settings
 from shared.stores import direct_write, filesystem
 from shared.stores.errors import StoreError
 from shared.stores.filesystem import FileStore
+from shared.stores.registry import build_stores
 
 MiB = 1024 * 1024
 needs_direct_io = pytest.mark.skipif(not direct_write.O_DIRECT, reason="this platform has no O_DIRECT")
@@ -207,3 +209,62 @@ def test_a_full_buffer_is_written_while_the_caller_fills_the_next(tmp_path, monk
     os.close(fd)
     assert calls == [MiB, MiB, 10]
     assert (tmp_path / "x").read_bytes() == data
+
+
+def allocated(path) -> int:  # type: ignore[no-untyped-def]
+    return os.stat(path).st_blocks * 512
+
+
+@pytest.mark.parametrize("path", ["direct", "buffered"])
+@pytest.mark.parametrize("thin", [True, False])
+def test_thin_provisioning_leaves_chunks_of_zeros_as_holes(tmp_path, monkeypatch, path: str, thin: bool) -> None:
+    if path == "buffered":
+        monkeypatch.setattr(filesystem, "open_direct", lambda p: None)
+    elif not direct_write.O_DIRECT:
+        pytest.skip("this platform has no O_DIRECT")
+    zeros = bytes(3 * MiB)
+    data = os.urandom(MiB) + zeros + b"\x01" + bytes(MiB - 1) + os.urandom(10) + zeros  # ends in holes
+    store = FileStore("fast", tmp_path, chunk_size=MiB, thin_provisioning=thin)
+    stored = store.add("image", io.BytesIO(data))
+    file = tmp_path / "image"
+    assert stored.size == len(data) and file.stat().st_size == len(data)
+    assert store.get(stored.url).read_all() == data
+    if thin:  # chunks 1-3, 6 and 7 (and the tail) are holes; chunk 4 starts with a 1 and 5 with data: written
+        assert allocated(file) <= 3 * MiB + 64 * 1024
+    else:
+        assert allocated(file) >= len(data) - 64 * 1024
+
+
+@pytest.mark.parametrize("size", [0, 100, MiB, 3 * MiB + 5])
+def test_a_thin_image_of_nothing_but_zeros_keeps_its_size(tmp_path, size: int) -> None:
+    store = FileStore("fast", tmp_path, chunk_size=MiB, thin_provisioning=True)
+    stored = store.add("zeros", io.BytesIO(bytes(size)))
+    assert (tmp_path / "zeros").stat().st_size == stored.size == size
+    assert store.get(stored.url).read_all() == bytes(size)
+
+
+@pytest.mark.parametrize("data", [b"", b"\0", b"\0" * 64, b"\0" * 65, bytes(MiB)])
+def test_all_zeros_finds_blocks_of_zeros(data: bytes) -> None:
+    assert direct_write.all_zeros(data)
+    assert direct_write.all_zeros(memoryview(data))
+    if data:
+        assert not direct_write.all_zeros(data[:-1] + b"\x01")
+        assert not direct_write.all_zeros(b"\x02" + data[1:])
+
+
+def test_thin_provisioning_is_read_from_the_store_s_section(tmp_path) -> None:
+    config = tmp_path / "glint.toml"
+    config.write_text(
+        f"""
+        data_dir = "{tmp_path / "data"}"
+        [enabled_backends.fast]
+        filesystem_thin_provisioning = true
+        [enabled_backends.cheap]
+        type = "file"
+        [glance_store]
+        default_backend = "fast"
+        """
+    )
+    stores = build_stores(load_settings(config, {}))
+    assert stores.get("fast").thin_provisioning is True
+    assert stores.get("cheap").thin_provisioning is False
