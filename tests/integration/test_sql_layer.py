@@ -182,12 +182,12 @@ def test_the_default_first_page_can_be_read_from_the_index(postgres_db: Database
         if statement.lstrip().upper().startswith("SELECT IMAGES.ID") and not captured:
             captured.append((statement, parameters))
 
-    event.listen(postgres_db.engine, "before_cursor_execute", capture)
+    event.listen(postgres_db.read_engine, "before_cursor_execute", capture)
     try:
         with postgres_db.transaction(write=False) as uow:
             uow.images.list(ImageQuery(project_id="p1", is_admin=True, limit=25), None)
     finally:
-        event.remove(postgres_db.engine, "before_cursor_execute", capture)
+        event.remove(postgres_db.read_engine, "before_cursor_execute", capture)
     [(statement, parameters)] = captured
     with postgres_db.engine.connect() as conn:
         conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: make the planner show what it can do
@@ -329,3 +329,17 @@ def test_a_connection_in_steady_use_is_not_checked_first(postgres_db, monkeypatc
     with pytest.raises(Unavailable):  # lost unseen: that transaction fails as unavailable (503), never 500
         new_image(postgres_db)
     new_image(postgres_db)  # and the pool has replaced the connection for the next one
+
+
+def test_reads_run_without_a_transaction_around_them_and_writes_within_one(postgres_db: Database) -> None:
+    """A read-only unit of work on PostgreSQL sends no BEGIN or COMMIT: each statement is its own transaction
+    (what READ COMMITTED gives the statements of one transaction anyway). Writes stay atomic."""
+
+    def transaction_ids(write: bool) -> list[int]:
+        with postgres_db.transaction(write=write) as uow:
+            return [uow.conn.exec_driver_sql("SELECT txid_current()").scalar() for _ in range(2)]
+
+    first, second = transaction_ids(write=False)
+    assert first != second
+    first, second = transaction_ids(write=True)
+    assert first == second
