@@ -18,13 +18,21 @@ from flask import request
 from gunicorn.http.body import Body, LengthReader
 from werkzeug.exceptions import ClientDisconnected
 
+from services.api.errors import ApiError
 from shared.stores.base import Readable
 
 CHUNK = 1024 * 1024  # what a read with no size returns at most at a time
 
 
 def image_data() -> Readable:
-    """The request body to stream into a store (see the module's docstring)."""
+    """The request body to stream into a store (see the module's docstring).
+
+    Raises a 415 unless the body is sent as ``application/octet-stream``, as Glance requires of image data.
+    """
+    if request.mimetype != "application/octet-stream":
+        content_type = request.content_type or ""
+        raise ApiError(415, f"The request media type {content_type} is not supported by this server.",
+                       f"Invalid content type {content_type}")  # fmt: skip
     return SocketBody.of(request.environ) or request.stream
 
 

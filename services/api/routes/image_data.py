@@ -27,13 +27,7 @@ def upload(image_id: str) -> Response:
     The image is ``saving`` when this returns and becomes ``active`` once a
     worker has moved the data into its store.
     """
-    if request.mimetype != "application/octet-stream":
-        content_type = request.content_type or ""
-        raise ApiError(
-            415,
-            f"The request media type {content_type} is not supported by this server.",
-            f"Invalid content type {content_type}",
-        )
+    data = socket_body.image_data()
     declared = request.headers.get("x-openstack-image-size")
     if declared is not None:
         try:
@@ -47,7 +41,7 @@ def upload(image_id: str) -> Response:
         rt.services,
         caller(),
         image_id,
-        socket_body.image_data(),
+        data,
         declared_size=declared_size,
         store_name=request.headers.get("X-Image-Meta-Store"),
         heartbeat=rt.heartbeat,

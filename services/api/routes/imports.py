@@ -8,7 +8,6 @@ from flask import Blueprint, Response, request
 
 from services.api import socket_body
 from services.api.bodies import json_body
-from services.api.errors import ApiError
 from services.api.runtime import caller, json_response, no_content, runtime, services
 from shared.config.stores import FileStoreSettings, HttpStoreSettings, S3StoreSettings
 from shared.handlers import imports, staging
@@ -19,13 +18,10 @@ bp = Blueprint("imports", __name__)
 @bp.put("/v2/images/<image_id>/stage")
 def stage(image_id: str) -> Response:
     """PUT /v2/images/{id}/stage: the data of a glance-direct import; 204."""
-    if request.mimetype != "application/octet-stream":
-        content_type = request.content_type or ""
-        raise ApiError(415, f"The request media type {content_type} is not supported by this server.",
-                       f"Invalid content type {content_type}")  # fmt: skip
+    data = socket_body.image_data()
     rt = runtime()
-    staging.stage_image_data(rt.services, caller(), image_id, socket_body.image_data(),
-                             declared_size=request.content_length, heartbeat=rt.heartbeat)  # fmt: skip
+    staging.stage_image_data(rt.services, caller(), image_id, data, declared_size=request.content_length,
+                             heartbeat=rt.heartbeat)  # fmt: skip
     return no_content()
 
 
