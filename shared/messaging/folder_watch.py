@@ -5,7 +5,8 @@ empty used to sleep its polling interval (50 ms) before looking again, so
 every job waited 25 ms on average before a worker saw it, and an upload's
 ``PUT`` answered that much later. With a watch, the consumer wakes as soon
 as a message is renamed into the folder, and looks again only on a timeout
-otherwise.
+otherwise. Another thread can end a wait too (:meth:`FolderWatch.wake`):
+the bus does when a consumer acks a message and may take the next.
 """
 
 from __future__ import annotations

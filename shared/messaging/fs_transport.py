@@ -98,7 +98,7 @@ class Transport(filesystem.Transport):
     _watch: FolderWatch | None = None
 
     def drain_events(self, connection: Any, timeout: float | None = None) -> None:
-        """Deliver one message; raise ``socket.timeout`` when none came within ``timeout`` seconds."""
+        """Deliver one message; raise ``TimeoutError`` when none came within ``timeout`` seconds."""
         started = time.monotonic()
         while True:
             try:

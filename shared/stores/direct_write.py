@@ -3,8 +3,8 @@
 A buffered write copies every byte into the page cache, which the kernel
 then writes back and the file store drops again; on the two-core machine
 that bookkeeping was about a sixth of a 1 GiB upload's CPU besides hashing.
-With ``O_DIRECT`` the disk reads the bytes straight from one aligned buffer
-that is filled and written over and over.
+With ``O_DIRECT`` the disk reads the bytes straight from two aligned
+buffers, filled and written in turn over and over.
 """
 
 from __future__ import annotations
