@@ -43,6 +43,30 @@ def open_direct(path: str) -> int | None:
         return None
 
 
+def direct_writes_work(folder: str) -> bool:
+    """True when a file in ``folder`` can be written with direct I/O: opened, and one aligned block written.
+
+    Some filesystems accept ``O_DIRECT`` at open and refuse the writes (EINVAL); a store asks once, with a
+    probe file it removes, and writes through the page cache where the answer is no.
+    """
+    probe = os.path.join(folder, f".direct-io-probe.{os.getpid()}.{os.urandom(4).hex()}")
+    try:
+        fd = open_direct(probe)
+    except OSError:
+        return False
+    if fd is None:
+        return False
+    try:
+        with mmap.mmap(-1, ALIGN) as block:
+            os.write(fd, block)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        os.unlink(probe)
+
+
 class DirectWriter:
     """Writes to a file opened by :func:`open_direct`, through ``buffers`` aligned buffers of ``block_size``.
 

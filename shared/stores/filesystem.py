@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from shared.stores.base import ImageData, Progress, Readable, Store, StoredObject
-from shared.stores.direct_write import DirectWriter, all_zeros, open_direct
+from shared.stores.direct_write import DirectWriter, all_zeros, direct_writes_work, open_direct
 from shared.stores.errors import DataNotFound, StorageFull, StorageWriteDenied, StoreError, UnknownLocation
 
 _KEY = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
@@ -103,6 +103,7 @@ class FileStore(Store):
         self.datadir = Path(datadir).resolve()
         self.chunk_size = chunk_size
         self.thin_provisioning = thin_provisioning  # chunks of zeros are left as holes (sparse files)
+        self._direct: bool | None = None  # whether direct writes work in datadir: probed at the first add
         self.datadir.mkdir(parents=True, exist_ok=True)
 
     # -- addressing ---------------------------------------------------------------
@@ -135,7 +136,7 @@ class FileStore(Store):
         temp = self.datadir / f".{key}.{uuid.uuid4().hex}{_PART_SUFFIX}"
         try:
             with _storage_errors(self.name):
-                direct = None if read_back else open_direct(str(temp))
+                direct = None if read_back or not self._direct_writes() else open_direct(str(temp))
             if direct is not None:
                 size = self._write_direct(direct, source, progress)
             else:
@@ -147,6 +148,11 @@ class FileStore(Store):
             temp.unlink(missing_ok=True)
             raise
         return StoredObject(url=final.as_uri(), size=size, metadata={"store": self.name})
+
+    def _direct_writes(self) -> bool:
+        if self._direct is None:
+            self._direct = direct_writes_work(str(self.datadir))
+        return self._direct
 
     def _write_direct(self, fd: int, source: Readable, progress: Progress | None) -> int:
         size = 0

@@ -122,10 +122,12 @@ def test_by_default_data_is_written_past_the_page_cache(tmp_path, monkeypatch) -
         flags_seen.append(fcntl.fcntl(fd, fcntl.F_GETFL))
         return real_write(fd, data)
 
+    store = FileStore("fast", tmp_path, chunk_size=MiB)
+    store.add("first", io.BytesIO(b"x"))  # the first add probes the folder for direct I/O
     monkeypatch.setattr(direct_write.os, "write", write)
     monkeypatch.setattr(filesystem.os, "fdatasync", lambda fd: pytest.fail("a direct write needs no early flush"))
     data = os.urandom(3 * MiB + 100)
-    stored = FileStore("fast", tmp_path, chunk_size=MiB).add("big", io.BytesIO(data))
+    stored = store.add("big", io.BytesIO(data))
     assert FileStore("fast", tmp_path).get(stored.url).read_all() == data
     assert [bool(flags & direct_write.O_DIRECT) for flags in flags_seen] == [True, True, True, False]  # the tail
 
@@ -178,10 +180,31 @@ def test_a_failed_direct_write_fails_the_add_and_leaves_nothing(tmp_path, monkey
     def full(fd: int, data: bytes) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    store = FileStore("fast", tmp_path, chunk_size=MiB)
+    store.add("first", io.BytesIO(b"x"))  # the first add probes the folder for direct I/O
     monkeypatch.setattr(direct_write.os, "write", full)
     with pytest.raises(StoreError, match="full"):
-        FileStore("fast", tmp_path, chunk_size=MiB).add("x", io.BytesIO(os.urandom(2 * MiB)))
-    assert list(tmp_path.iterdir()) == []
+        store.add("x", io.BytesIO(os.urandom(2 * MiB)))
+    assert [path.name for path in tmp_path.iterdir()] == ["first"]
+
+
+@needs_direct_io
+def test_a_filesystem_that_opens_for_direct_io_but_refuses_the_writes_gets_buffered_ones(tmp_path, monkeypatch):
+    real_write = os.write
+
+    def refusing(fd: int, data: bytes) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & direct_write.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(direct_write.os, "write", refusing)
+    assert direct_write.direct_writes_work(str(tmp_path)) is False
+    assert list(tmp_path.iterdir()) == []  # the probe removed its file
+    data = os.urandom(2 * MiB + 1)
+    store = FileStore("fast", tmp_path, chunk_size=MiB)
+    stored = store.add("x", io.BytesIO(data))
+    assert store.get(stored.url).read_all() == data
+    assert [path.name for path in tmp_path.iterdir()] == ["x"]
 
 
 @needs_direct_io
