@@ -12,12 +12,10 @@ the bus does when a consumer acks a message and may take the next.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import select
 
 IN_MOVED_TO = 0x00000080  # <sys/inotify.h>: a file was renamed into the folder (how messages arrive)
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if os.name == "posix" else None
 
 
 class FolderWatch:
@@ -77,13 +75,14 @@ def _drain(fd: int) -> None:
 
 def _inotify_on(folder: str) -> int | None:
     """A non-blocking inotify descriptor watching ``folder`` for arrivals, or None where that is not possible."""
-    init = getattr(_libc, "inotify_init1", None)
+    libc = ctypes.CDLL(None, use_errno=True)  # the C library already loaded into this process
+    init = getattr(libc, "inotify_init1", None)
     if init is None:
         return None
     fd = init(os.O_NONBLOCK | os.O_CLOEXEC)
     if fd < 0:
         return None
-    if _libc.inotify_add_watch(fd, os.fsencode(folder), IN_MOVED_TO) < 0:
+    if libc.inotify_add_watch(fd, os.fsencode(folder), IN_MOVED_TO) < 0:
         os.close(fd)
         return None
     return fd

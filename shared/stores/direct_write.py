@@ -85,9 +85,9 @@ class DirectWriter:
     def __init__(self, fd: int, block_size: int, buffers: int = 2, *, sparse: bool = False) -> None:
         self._fd = fd
         self._sparse = sparse
-        self._size = 0  # bytes taken so far: the file's length at the end
-        size = max(ALIGN, block_size // ALIGN * ALIGN)
-        self._buffers = [mmap.mmap(-1, size) for _ in range(buffers)]  # page-aligned memory
+        self.size = 0  # bytes taken so far: the file's length at the end
+        buffer_size = max(ALIGN, block_size // ALIGN * ALIGN)
+        self._buffers = [mmap.mmap(-1, buffer_size) for _ in range(buffers)]  # page-aligned memory
         self._views = [memoryview(buffer) for buffer in self._buffers]
         self._writes: list[Future[None] | None] = [None] * buffers  # the write in progress from each buffer
         self._index = 0  # the buffer being filled
@@ -97,7 +97,7 @@ class DirectWriter:
     def write(self, data: bytes) -> None:
         """Take ``data``; whenever a buffer is full, start writing it out."""
         incoming = memoryview(data).cast("B")
-        self._size += len(incoming)
+        self.size += len(incoming)
         while incoming:
             view = self._free_buffer()
             taken = min(len(incoming), len(view) - self._filled)
@@ -125,7 +125,7 @@ class DirectWriter:
                     fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~O_DIRECT)
                     self._write_out(view, self._filled, start=whole)
             if self._sparse:
-                os.ftruncate(self._fd, self._size)  # a file that ends in holes still has its length
+                os.ftruncate(self._fd, self.size)  # a file that ends in holes still has its length
             self._filled = 0
         finally:
             self.close()

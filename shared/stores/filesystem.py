@@ -155,13 +155,11 @@ class FileStore(Store):
         return self._direct
 
     def _write_direct(self, fd: int, source: Readable, progress: Progress | None) -> int:
-        size = 0
         writer = DirectWriter(fd, self.chunk_size, sparse=self.thin_provisioning)
         try:
             while chunk := source.read(self.chunk_size):  # a failing source raises its own error
                 with _storage_errors(self.name):
                     writer.write(chunk)
-                size += len(chunk)
                 if progress:
                     progress(len(chunk))
             with _storage_errors(self.name):
@@ -170,7 +168,7 @@ class FileStore(Store):
         finally:
             writer.close()
             os.close(fd)
-        return size
+        return writer.size
 
     def _write_buffered(self, temp: Path, source: Readable, progress: Progress | None, read_back: bool) -> int:
         size = 0
