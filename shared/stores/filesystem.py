@@ -201,8 +201,9 @@ class FileStore(Store):
 
     def adopt(self, key: str, source: Store, source_url: str, *, keep_source: bool = False) -> StoredObject | None:
         """Rename (or, keeping the source, hard-link) a file of another file store into this one when both
-        share a filesystem."""
-        if not isinstance(source, FileStore):
+        share a filesystem. A thin-provisioned store does not take a file from one that is not: the file
+        would keep its zeros written out; the caller's copy through :meth:`add` leaves them as holes."""
+        if not isinstance(source, FileStore) or (self.thin_provisioning and not source.thin_provisioning):
             return None
         src = source._path(source_url)
         final = self.datadir / _checked(key)

@@ -291,3 +291,14 @@ def test_thin_provisioning_is_read_from_the_store_s_section(tmp_path) -> None:
     stores = build_stores(load_settings(config, {}))
     assert stores.get("fast").thin_provisioning is True
     assert stores.get("cheap").thin_provisioning is False
+
+
+def test_a_thin_store_copies_rather_than_adopts_a_file_that_is_not_sparse(tmp_path) -> None:
+    staging = FileStore("staging", tmp_path / "staging")
+    thin = FileStore("fast", tmp_path / "fast", thin_provisioning=True)
+    plain = FileStore("cheap", tmp_path / "cheap")
+    staged = staging.add("staged", io.BytesIO(bytes(MiB)))
+    assert thin.adopt("image", staging, staged.url) is None  # the caller streams it through add: holes
+    assert plain.adopt("image", staging, staged.url) is not None
+    from_thin = thin.add("sparse", io.BytesIO(bytes(MiB)))
+    assert FileStore("fast2", tmp_path / "fast2", thin_provisioning=True).adopt("x", thin, from_thin.url) is not None
