@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 
 from shared.domain.errors import Invalid
+from shared.stores.streams import ChunkReader
 
 REDIRECTS = (301, 302, 303, 307, 308)
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -106,16 +107,6 @@ class Fetched:
     close: object
 
 
-class _Reader:
-    """A Readable over a fetched body."""
-
-    def __init__(self, fetched: Fetched) -> None:
-        self._chunks = fetched.chunks
-
-    def read(self, size: int = -1, /) -> bytes:
-        return next(self._chunks, b"")
-
-
 def open_url(
     url: str,
     uri_filter: UriFilter,
@@ -152,8 +143,9 @@ def open_url(
     raise FetchRefused(f"{url}: more than {max_redirects} redirects")
 
 
-def reader(fetched: Fetched) -> _Reader:
-    return _Reader(fetched)
+def reader(fetched: Fetched) -> ChunkReader:
+    """A Readable over a fetched body."""
+    return ChunkReader(fetched.chunks)
 
 
 def _get(

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from oslo_utils.imageutils import format_inspector
 
 from shared.domain.errors import UnsupportedMediaType
-from shared.stores.base import Readable
+from shared.stores.base import Readable, holds, read_into
 
 MEDIA_TYPE_REFUSED = "The request media type application/octet-stream is not supported by this server."
 
@@ -39,7 +39,8 @@ class FormatCheck:
         self.gpt_nonfatal = set(gpt_nonfatal)
         self.inspecting = container_format == "bare"
         self._source = source
-        self._wrapper = format_inspector.InspectWrapper(source) if self.inspecting else None
+        self._feeder = _Feeder(source)
+        self._wrapper = format_inspector.InspectWrapper(self._feeder) if self.inspecting else None
 
     def read(self, size: int = -1, /) -> bytes:
         if self._wrapper is None:
@@ -48,6 +49,19 @@ class FormatCheck:
             return self._wrapper.read(size)
         except format_inspector.ImageFormatError as exc:
             raise _refused(str(exc)) from None
+
+    def readinto(self, view: memoryview, /) -> int:
+        """Read into ``view`` (see :func:`~shared.stores.base.read_into`); the inspectors see the bytes
+        before this returns."""
+        count = read_into(self._source, view)
+        if count and self._wrapper is not None:
+            self._feeder.chunk = view[:count]
+            self.read(count)  # the wrapper takes the chunk from the feeder and shows it to each inspector
+        return count
+
+    @property
+    def holds(self) -> int:
+        return holds(self._source)
 
     def verdict(self) -> int | None:
         """The virtual size to record (None when unknown). Raises UnsupportedMediaType (415) as Glance does."""
@@ -89,6 +103,18 @@ class FormatCheck:
         raise format_inspector.ImageFormatError(
             f"Image disk_format {self.disk_format} does not match stream data {detected}"
         )
+
+
+class _Feeder:
+    """The inspectors' source: the chunk :meth:`FormatCheck.readinto` already read, else ``source``."""
+
+    def __init__(self, source: Readable) -> None:
+        self.source = source
+        self.chunk: memoryview | None = None
+
+    def read(self, size: int = -1, /) -> bytes | memoryview:
+        chunk, self.chunk = self.chunk, None
+        return self.source.read(size) if chunk is None else chunk
 
 
 def _refused(detail: str) -> UnsupportedMediaType:

@@ -1,10 +1,11 @@
-"""Image data read straight from the client's socket: one copy from the kernel into each chunk.
+"""Image data read straight from the client's socket: one copy, from the kernel into the store's buffers.
 
 Through the WSGI stack (gunicorn's body reader, then werkzeug's stream) every byte of
 an upload was copied five or six times in Python buffers; profiled on the two-core
 machine, that was a tenth of a 1 GiB upload's CPU time. Where gunicorn serves a body
 of known length on a plain socket, :func:`image_data` reads the socket itself, with
-``MSG_WAITALL`` so that each read is one full chunk in one ``bytes``. Anywhere else
+``MSG_WAITALL`` so that each read fills a whole chunk: ``readinto`` into the buffer the
+file store writes from (``recv_into``), ``read`` into a new ``bytes``. Anywhere else
 (another server, chunked transfer encoding, TLS) it is the request's own stream.
 """
 
@@ -83,13 +84,29 @@ class SocketBody:
         wanted = min(size, self._reader.length)
         if wanted <= 0:
             return b""
+        return self._receive(self._sock.recv, wanted)
+
+    def readinto(self, view: memoryview, /) -> int:
+        """Read up to ``len(view)`` bytes straight into ``view`` (no ``bytes`` made); 0 at the end."""
+        if self._held:
+            taken = min(len(view), len(self._held))
+            view[:taken], self._held = self._held[:taken], self._held[taken:]
+            return taken
+        wanted = min(len(view), self._reader.length)
+        if wanted <= 0:
+            return 0
+        return self._receive(self._sock.recv_into, view, wanted)
+
+    def _receive(self, receive: Any, *args: Any) -> Any:
+        """``receive(*args, MSG_WAITALL)`` on the socket (``recv`` or ``recv_into``), counted off the length.
+        A failure or a closed socket leaves the connection unusable."""
         try:
-            data = self._sock.recv(wanted, socket.MSG_WAITALL)
+            got = receive(*args, socket.MSG_WAITALL)
         except OSError:
             self._body.failed = True  # where the next request starts is unknown: gunicorn closes
             raise
-        if not data:
+        if not got:
             self._body.failed = True
             raise ClientDisconnected()
-        self._reader.length -= len(data)
-        return data
+        self._reader.length -= got if isinstance(got, int) else len(got)
+        return got

@@ -16,6 +16,27 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
+def read_into(source: Readable, view: memoryview) -> int:
+    """Fill ``view`` from ``source`` as far as one read goes; the bytes taken (0 at the end).
+
+    A source with ``readinto(view)`` (a socket body, a hashing wrapper over one) reads straight into
+    ``view``; any other is read and copied. A source may go on reading the memory of its last
+    ``holds`` reads after they return (a hashing wrapper hashes them on threads): the caller leaves
+    that memory unchanged until that many more reads have returned.
+    """
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view))
+    data = source.read(len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
+def holds(source: Readable) -> int:
+    """How many of its latest reads ``source`` may still be reading after they return (see :func:`read_into`)."""
+    return int(getattr(source, "holds", 0))
+
+
 @dataclass(frozen=True)
 class StoredObject:
     """Where ``add`` put the data, and how much there is."""

@@ -3,8 +3,9 @@
 A buffered write copies every byte into the page cache, which the kernel
 then writes back and the file store drops again; on the two-core machine
 that bookkeeping was about a sixth of a 1 GiB upload's CPU besides hashing.
-With ``O_DIRECT`` the disk reads the bytes straight from two aligned
-buffers, filled and written in turn over and over.
+With ``O_DIRECT`` the disk reads the bytes straight from a few aligned
+buffers, filled and written in turn over and over; a reader with
+``readinto`` (the request body) fills them in place.
 """
 
 from __future__ import annotations
@@ -70,15 +71,17 @@ def direct_writes_work(folder: str) -> bool:
 class DirectWriter:
     """Writes to a file opened by :func:`open_direct`, through ``buffers`` aligned buffers of ``block_size``.
 
-    Bytes are gathered into a buffer; a full buffer is written on a thread of
-    the writer's own while the caller fills the next one, so the caller
+    Bytes are gathered into a buffer (copied by :meth:`write`, or read in
+    place into :meth:`space` and counted by :meth:`filled`); a full buffer
+    is written on a thread of the writer's own while the caller fills the
+    next one, so the caller
     (reading a socket, say) never waits for the disk unless the disk falls
     behind. Blocks reach the file in order. :meth:`finish` writes what is
     left, the last partial block through the page cache (a direct write must
     be a whole number of blocks). A direct write returns once the disk has
     the data: only the file's metadata is left for the fsync that ends it.
     An error of a write on the thread is raised by the next :meth:`write`
-    that needs its buffer, or by :meth:`finish`. ``sparse``: blocks of zeros
+    or :meth:`space` that needs its buffer, or by :meth:`finish`. ``sparse``: blocks of zeros
     are skipped, left as holes in the file (thin provisioning).
     """
 
@@ -97,20 +100,29 @@ class DirectWriter:
     def write(self, data: bytes) -> None:
         """Take ``data``; whenever a buffer is full, start writing it out."""
         incoming = memoryview(data).cast("B")
-        self.size += len(incoming)
         while incoming:
-            view = self._free_buffer()
-            taken = min(len(incoming), len(view) - self._filled)
-            view[self._filled : self._filled + taken] = incoming[:taken]
-            self._filled += taken
+            space = self.space()
+            taken = min(len(incoming), len(space))
+            space[:taken] = incoming[:taken]
             incoming = incoming[taken:]
-            if self._filled == len(view):
-                if self._sparse and all_zeros(view):
-                    self._writes[self._index] = self._writer.submit(self._skip, len(view))
-                else:
-                    self._writes[self._index] = self._writer.submit(self._write_out, view, len(view))
-                self._index = (self._index + 1) % len(self._views)
-                self._filled = 0
+            self.filled(taken)
+
+    def space(self) -> memoryview:
+        """The free end of the buffer being filled, for a reader to fill in place (then :meth:`filled`)."""
+        return self._free_buffer()[self._filled :]
+
+    def filled(self, count: int) -> None:
+        """``count`` bytes were put at the start of :meth:`space`; a buffer now full starts being written."""
+        view = self._views[self._index]
+        self.size += count
+        self._filled += count
+        if self._filled == len(view):
+            if self._sparse and all_zeros(view):
+                self._writes[self._index] = self._writer.submit(self._skip, len(view))
+            else:
+                self._writes[self._index] = self._writer.submit(self._write_out, view, len(view))
+            self._index = (self._index + 1) % len(self._views)
+            self._filled = 0
 
     def finish(self) -> None:
         """Write everything still buffered and wait for it; the writer is closed afterwards."""
@@ -136,7 +148,10 @@ class DirectWriter:
         for view, buffer in zip(self._views, self._buffers, strict=True):
             if not buffer.closed:
                 view.release()
-                buffer.close()
+                try:
+                    buffer.close()
+                except BufferError:
+                    pass  # a reader still holds part of it (hashing on a thread): unmapped once that ends
 
     def _free_buffer(self) -> memoryview:
         """The buffer being filled, once its last write is done."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import io
 import os
 import threading
@@ -16,6 +17,8 @@ from shared.stores import direct_write, filesystem
 from shared.stores.errors import StoreError
 from shared.stores.filesystem import FileStore
 from shared.stores.registry import build_stores
+from shared.stores.streams import HashingReader
+from tests.helpers import SlowDigest
 
 MiB = 1024 * 1024
 needs_direct_io = pytest.mark.skipif(not direct_write.O_DIRECT, reason="this platform has no O_DIRECT")
@@ -140,18 +143,26 @@ def test_data_read_back_soon_goes_through_the_page_cache(tmp_path, monkeypatch) 
     assert FileStore("staging", tmp_path).get(stored.url).read_all() == data
 
 
+class Uneven:
+    """Reads of another size than the store asks for, as an HTTP body gives them; ``readinto`` when asked."""
+
+    def __init__(self, data: bytes, read_size: int, readinto: bool) -> None:
+        self.data, self.read_size = io.BytesIO(data), read_size
+        if readinto:
+            self.readinto = lambda view: self.data.readinto(view[: self.read_size])
+
+    def read(self, n: int = -1) -> bytes:
+        return self.data.read(self.read_size)
+
+
 @pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, MiB - 1, MiB, MiB + 1, 3 * MiB + 4096])
 @pytest.mark.parametrize("read_size", [1000, 64 * 1024, MiB])
-def test_direct_and_buffered_writes_store_the_same_bytes(tmp_path, monkeypatch, size: int, read_size: int) -> None:
+@pytest.mark.parametrize("readinto", [True, False])
+def test_direct_and_buffered_writes_store_the_same_bytes(tmp_path, monkeypatch, size, read_size, readinto) -> None:
     data = os.urandom(size)
-
-    class Uneven(io.BytesIO):  # reads of another size than the store asks for, as an HTTP body gives them
-        def read(self, n: int = -1) -> bytes:
-            return super().read(read_size)
-
-    direct = FileStore("direct", tmp_path / "direct", chunk_size=MiB).add("x", Uneven(data))
+    direct = FileStore("direct", tmp_path / "direct", chunk_size=MiB).add("x", Uneven(data, read_size, readinto))
     monkeypatch.setattr(filesystem, "open_direct", lambda path: None)
-    buffered = FileStore("buffered", tmp_path / "buffered", chunk_size=MiB).add("x", Uneven(data))
+    buffered = FileStore("buffered", tmp_path / "buffered", chunk_size=MiB).add("x", Uneven(data, read_size, readinto))
     assert direct.size == buffered.size == size
     assert (tmp_path / "direct" / "x").read_bytes() == (tmp_path / "buffered" / "x").read_bytes() == data
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["buffered", "direct", "x", "x"]  # no parts left
@@ -232,6 +243,38 @@ def test_a_full_buffer_is_written_while_the_caller_fills_the_next(tmp_path, monk
     os.close(fd)
     assert calls == [MiB, MiB, 10]
     assert (tmp_path / "x").read_bytes() == data
+
+
+@needs_direct_io
+def test_a_hashed_body_fills_the_direct_buffers_in_place_and_keeps_its_digests(tmp_path) -> None:
+    data = os.urandom(5 * MiB + 123)
+    reader = HashingReader(Uneven(data, MiB, readinto=True))
+    reader._md5 = SlowDigest(reader._md5)  # type: ignore[assignment]  # the buffers stay held a while
+    progress: list[int] = []
+    stored = FileStore("fast", tmp_path, chunk_size=MiB).add("x", reader, progress=progress.append)
+    assert stored.size == len(data) == sum(progress) and (tmp_path / "x").read_bytes() == data
+    assert reader.checksum == hashlib.md5(data).hexdigest()
+    assert reader.hash_value == hashlib.sha512(data).hexdigest()
+
+
+@needs_direct_io
+def test_a_body_failing_midway_fails_the_add_with_its_own_error_and_leaves_nothing(tmp_path) -> None:
+    class GoneAfter(Uneven):
+        def __init__(self, data: bytes) -> None:
+            super().__init__(data, MiB, readinto=True)
+            self.readinto = self.gone_after_3_mib
+
+        def gone_after_3_mib(self, view: memoryview) -> int:
+            if self.data.tell() >= 3 * MiB:
+                raise ConnectionResetError("the client went away")
+            return self.data.readinto(view)
+
+    reader = HashingReader(GoneAfter(os.urandom(6 * MiB)))
+    reader._md5 = SlowDigest(reader._md5)  # type: ignore[assignment]
+    store = FileStore("fast", tmp_path, chunk_size=MiB)
+    with pytest.raises(ConnectionResetError):
+        store.add("x", reader)
+    assert list(tmp_path.iterdir()) == []
 
 
 def allocated(path) -> int:  # type: ignore[no-untyped-def]

@@ -70,3 +70,30 @@ def test_mismatch_allowed_when_matching_is_not_required() -> None:
     check.read(1000)
     check.read(1000)
     assert check.verdict() is None
+
+
+def verdict_through_readinto(data: bytes, disk_format: str, container_format: str = "bare") -> int | str | None:
+    """The verdict when the bytes are read into a caller's buffer (the file store's path), or the refusal."""
+    check = FormatCheck(BytesReader(data, step=4096), disk_format, container_format)
+    buffer = memoryview(bytearray(65536))
+    try:
+        while check.readinto(buffer):
+            buffer[:] = bytes(len(buffer))  # the caller reuses its buffer: the inspectors must have seen it
+        return check.verdict()
+    except UnsupportedMediaType as refused:
+        return f"415 {refused.detail}"
+
+
+@pytest.mark.parametrize(
+    ("data", "disk_format", "container_format", "expected"),
+    [
+        (b"x" * 10_000, "raw", "bare", 10_000),
+        (qcow2(5 * GiB), "qcow2", "bare", 5 * GiB),
+        (qcow2(5 * GiB), "raw", "bare", 65536),
+        (b"x" * 10_000, "qcow2", "bare", "415 Image disk_format qcow2 does not match stream data raw"),
+        (qcow2(backing_file=True), "qcow2", "bare", "415 Image failed safety checks"),
+        (qcow2(), "qcow2", "ovf", None),
+    ],
+)
+def test_readinto_gets_the_verdicts_that_read_gets(data: bytes, disk_format: str, container_format: str, expected):
+    assert verdict_through_readinto(data, disk_format, container_format) == expected

@@ -53,6 +53,38 @@ def test_reads_the_body_and_leaves_a_pipelined_request_to_gunicorn(pair) -> None
     assert unreader.read(len(next_request)) == next_request  # and the next request where it belongs
 
 
+def test_readinto_fills_the_caller_s_buffer_and_leaves_the_next_request_to_gunicorn(pair) -> None:
+    server, client = pair
+    body_bytes, next_request = os.urandom(2 * MiB + 5), b"GET /versions HTTP/1.1\r\nHost: x\r\n\r\n"
+    sender = send_later(client, body_bytes[700:] + next_request)
+    wsgi_input, unreader = gunicorn_body(server, len(body_bytes), body_bytes[:700])
+    reader = SocketBody.of({"gunicorn.socket": server, "wsgi.input": wsgi_input})
+    assert reader is not None
+    buffer = memoryview(bytearray(MiB))
+    counts, got = [], b""
+    while count := reader.readinto(buffer):
+        counts.append(count)
+        got += bytes(buffer[:count])
+    sender.join()
+    assert got == body_bytes
+    assert counts == [700, MiB, MiB - 700 + 5]  # what came with the headers, then the socket in full buffers
+    assert unreader.read(len(next_request)) == next_request
+
+
+def test_readinto_from_a_client_gone_midway_is_a_disconnect(pair) -> None:
+    server, client = pair
+    client.sendall(b"y" * 1000)
+    client.close()
+    wsgi_input, _ = gunicorn_body(server, MiB, b"")
+    reader = SocketBody.of({"gunicorn.socket": server, "wsgi.input": wsgi_input})
+    assert reader is not None
+    buffer = bytearray(MiB)
+    assert reader.readinto(memoryview(buffer)) == 1000 and buffer[:1000] == b"y" * 1000
+    with pytest.raises(ClientDisconnected):
+        reader.readinto(memoryview(buffer))
+    assert wsgi_input.failed
+
+
 def test_read_ahead_past_the_body_stays_with_gunicorn(pair) -> None:
     server, _ = pair
     wsgi_input, unreader = gunicorn_body(server, 5, b"12345GET / HTTP/1.1\r\n")
