@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 import uuid
@@ -111,6 +112,10 @@ def table(report: dict[str, Any]) -> str:
                 cell += f" ({report['runs'][name]['import_failures']} failed imports done again)"
             cells.append(cell)
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {f'{limit:.0f} MiB/s' if limit else ''} | {target} |")
+        if key == "upload_mib_s":
+            cells = [beside_ratios(report["runs"][name], limits["disk_write_fsync_mib_s"]) for name in names]
+            lines.append("| upload ÷ the hash limit measured just before it | " + " | ".join(cells)
+                         + " | md5, sha512 again before each upload | ≥ 75% |")  # fmt: skip
     rss = "; ".join(f"{name}: " + ", ".join(f"{k} {v} MiB" for k, v in sorted(run["peak_rss_mib"].items()))
                     for name, run in report["runs"].items())  # fmt: skip
     lines.append("")
@@ -120,6 +125,14 @@ def table(report: dict[str, Any]) -> str:
                  f"disk write+fsync {limits['disk_write_fsync_mib_s']:.0f} MiB/s, loopback HTTP "
                  f"{limits['loopback_http_mib_s']:.0f} MiB/s.")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def beside_ratios(run: dict[str, Any], disk_limit: float) -> str:
+    """The median upload's ratio to the limit measured just before it, and the range over the uploads: on a
+    machine whose hash rates move by the minute, a ratio to a limit taken minutes earlier moves with them."""
+    pairs = zip(run["upload_runs_mib_s"], run["upload_hash_limits_mib_s"], strict=True)
+    ratios = [rate / min(limit, disk_limit) for rate, limit in pairs]
+    return f"{statistics.median(ratios):.0%} ({min(ratios):.0%}–{max(ratios):.0%})"
 
 
 def main() -> None:

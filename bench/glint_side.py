@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 
+from bench.limits import hash_limit
+
 HEADERS = {"X-Identity-Status": "Confirmed", "X-User-Id": "bench", "X-Project-Id": "bench",
            "X-Roles": "admin,member,reader", "Accept": "application/json"}  # fmt: skip
 MiB = 1024 * 1024
@@ -221,9 +223,12 @@ def metadata_workloads(glint: Glint | Remote, creates: int, images: int) -> dict
             "images_in_database": len(ids) + len(codes), "delete_sequential_per_s": deletes}  # fmt: skip
 
 
+BESIDE_MIB = 256  # hashed by md5 and by sha512 just before each upload: this machine's rates move by the minute
+
+
 def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
     """Upload ``size`` bytes to three new images (PUT start → active, the median; memory sampled meanwhile),
-    then download the last one three times (the median)."""
+    each after measuring the hash limit again, then download the last one three times (the median)."""
     session, calls, url = _session(), Calls(glint.url), glint.url
     peak: dict[str, float] = {}
     done = threading.Event()
@@ -236,8 +241,9 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    uploads = []
+    uploads, beside = [], []
     for _ in range(3):  # the median of three new images: one upload of 1 GiB moved by 10% between runs
+        beside.append(hash_limit(min(size, BESIDE_MIB * MiB)))
         image_id, _ = calls.create()
         started = time.perf_counter()
         response = session.put(f"{url}/v2/images/{image_id}/file", data=_Body(size),
@@ -257,6 +263,7 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
         assert received == size
     download = statistics.median(rates)
     return {"upload_mib_s": statistics.median(uploads), "upload_runs_mib_s": [round(rate, 1) for rate in uploads],
+            "upload_hash_limits_mib_s": [round(limit, 1) for limit in beside],
             "download_mib_s": download, "peak_rss_mib": {k: round(v) for k, v in peak.items()}}  # fmt: skip
 
 

@@ -31,6 +31,11 @@ def hash_rate(name: str, size: int) -> float:
     return size / CHUNK / (time.perf_counter() - started)
 
 
+def hash_limit(size: int) -> float:
+    """The slower of md5 and sha512 over ``size`` bytes now, in MiB/s: an upload computes both."""
+    return min(hash_rate("md5", size), hash_rate("sha512", size))
+
+
 def disk_write_rate(folder: Path, size: int, tries: int = 3) -> float:
     """MiB/s writing ``size`` bytes to a new file and fsyncing it (what "active" costs glint); the best of
     ``tries``. The first write can be several times slower than the disk on a virtual machine: its page
