@@ -20,11 +20,14 @@ def bootstrap(
     dispatcher: JobDispatcher | None = None,
 ) -> Services:
     """Build the services of one process. Call it after any fork: it opens a connection pool."""
+    if dispatcher is None:
+        dispatcher = CeleryDispatcher(make_celery(settings), settings)
+        dispatcher.prepare()  # here, not in the first request that sends a job
     return Services(
         settings=settings,
         db=db or Database(settings.database_url),
         stores=stores or build_stores(settings),
-        dispatcher=dispatcher or CeleryDispatcher(make_celery(settings), settings),
+        dispatcher=dispatcher,
         policy=Policy.default(),
         schemas=Schemas(settings.image_format.disk_formats, settings.image_format.container_formats),
     )
