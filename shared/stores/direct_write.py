@@ -71,18 +71,18 @@ def direct_writes_work(folder: str) -> bool:
 class DirectWriter:
     """Writes to a file opened by :func:`open_direct`, through ``buffers`` aligned buffers of ``block_size``.
 
-    Bytes are gathered into a buffer (copied by :meth:`write`, or read in
-    place into :meth:`space` and counted by :meth:`filled`); a full buffer
-    is written on a thread of the writer's own while the caller fills the
-    next one, so the caller
-    (reading a socket, say) never waits for the disk unless the disk falls
-    behind. Blocks reach the file in order. :meth:`finish` writes what is
-    left, the last partial block through the page cache (a direct write must
-    be a whole number of blocks). A direct write returns once the disk has
-    the data: only the file's metadata is left for the fsync that ends it.
-    An error of a write on the thread is raised by the next :meth:`write`
-    or :meth:`space` that needs its buffer, or by :meth:`finish`. ``sparse``: blocks of zeros
-    are skipped, left as holes in the file (thin provisioning).
+    Bytes are gathered into a buffer: copied by :meth:`write`, or read in
+    place into :meth:`space` and counted by :meth:`filled`. A full buffer is
+    written on a thread of the writer's own while the caller fills the next
+    one, so the caller (reading a socket, say) never waits for the disk
+    unless the disk falls behind. Blocks reach the file in order.
+    :meth:`finish` writes what is left, the last partial block through the
+    page cache (a direct write must be a whole number of blocks). A direct
+    write returns once the disk has the data: only the file's metadata is
+    left for the fsync that ends it. An error of a write on the thread is
+    raised by the next :meth:`write` or :meth:`space` that needs its buffer,
+    or by :meth:`finish`. ``sparse``: blocks of zeros are skipped, left as
+    holes in the file (thin provisioning).
     """
 
     def __init__(self, fd: int, block_size: int, buffers: int = 2, *, sparse: bool = False) -> None:
