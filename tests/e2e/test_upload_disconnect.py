@@ -20,7 +20,10 @@ SENT = 300 * 1024
 
 
 def send_part_and_close(deployment: Deployment, path: str, headers: dict[str, str]) -> None:
-    """Headers for ``DECLARED`` bytes of body, then ``SENT`` of them, then the connection closed."""
+    """Headers for ``DECLARED`` bytes of body, then ``SENT`` of them, then the sending side closed (the server
+    reads the end of the stream, as from a client that went away); returns once the server has ended the
+    request. Returning at once let the checks below find the image still ``queued`` before the server had
+    even begun the upload, and the next upload meet it in ``saving`` (409), on a loaded machine."""
     host, port = deployment.url.removeprefix("http://").split(":")
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     with socket.create_connection((host, int(port)), timeout=10) as sock:
@@ -29,6 +32,12 @@ def send_part_and_close(deployment: Deployment, path: str, headers: dict[str, st
             f"Content-Length: {DECLARED}\r\n\r\n".encode()
         )
         sock.sendall(image_bytes(SENT))
+        sock.shutdown(socket.SHUT_WR)
+        try:
+            while sock.recv(65536):  # its answer, if any, then the end of the connection
+                pass
+        except ConnectionResetError:
+            pass
 
 
 @pytest.mark.parametrize("target", ["file", "stage"])
