@@ -18,6 +18,8 @@ STOP_ORDER = ("api", "worker", "scrubber", "notifier")  # the notifier last, to 
 COLORS = {"api": "36", "worker": "33", "notifier": "35", "scrubber": "32"}
 STOP_TIMEOUT = 15.0
 READY_TIMEOUT = 60.0
+RELAY_READ = 65536  # a pipe's capacity: a child writing faster than this per RELAY_EVERY_S waits for the relay
+RELAY_EVERY_S = 0.01
 
 
 @dataclass
@@ -80,9 +82,18 @@ class Supervisor:
         child.reader.start()
 
     def _relay_output(self, child: Child, process: subprocess.Popen[bytes]) -> None:
+        """Relay the child's lines, gathered for ``RELAY_EVERY_S`` at a time: a line at a time, the API's line
+        per request woke this process once per request (60-110 µs of CPU each, measured on the two-core
+        machine). A partial line waits for its end; what is left at the child's exit is relayed then."""
         assert process.stdout is not None
-        for raw in iter(process.stdout.readline, b""):
-            self._say(child.name, raw.decode("utf-8", "replace").rstrip("\n"))
+        fd = process.stdout.fileno()
+        pending = b""
+        while chunk := os.read(fd, RELAY_READ):
+            *lines, pending = (pending + chunk).split(b"\n")
+            self._say_all(child.name, [line.decode("utf-8", "replace") for line in lines])
+            time.sleep(RELAY_EVERY_S)
+        if pending:
+            self._say_all(child.name, [pending.decode("utf-8", "replace")])
 
     def _stop_all(self) -> int:
         self._say("glint", "stopping")
@@ -122,9 +133,15 @@ class Supervisor:
             self._say("glint", f"the API did not answer on {url} within {READY_TIMEOUT:.0f}s")
 
     def _say(self, name: str, line: str) -> None:
+        self._say_all(name, [line])
+
+    def _say_all(self, name: str, lines: list[str]) -> None:
+        if not lines:
+            return
         label = f"{name:<8}|"
         if self.tty and name in COLORS:
             label = f"\033[{COLORS[name]}m{label}\033[0m"
+        text = "".join(f"{label} {line}\n" for line in lines)
         with self._print_lock:
-            sys.stdout.write(f"{label} {line}\n")
+            sys.stdout.write(text)
             sys.stdout.flush()
