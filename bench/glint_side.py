@@ -60,8 +60,6 @@ class Glint:
         if worker_processes:
             lines += ["[worker]", "concurrency = 1"]
         lines += [
-            "[logging]",
-            'level = "WARNING"',
             "[import_filtering_opts]",
             "allowed_ports = []",
             'allowed_networks = ["127.0.0.0/8"]',
