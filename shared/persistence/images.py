@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Integer,
     Text,
-    and_,
     bindparam,
     delete,
-    exists,
-    false,
     insert,
     literal_column,
-    not_,
     null,
-    or_,
     select,
-    true,
     type_coerce,
     union_all,
     update,
@@ -36,8 +27,9 @@ from sqlalchemy.sql import ColumnElement
 
 from shared.domain.errors import ConcurrentUpdate, Duplicate
 from shared.domain.image import Image, Location, LocationStatus
-from shared.domain.queries import AttributeFilter, ImageQuery
-from shared.domain.status import UNLISTED, ImageStatus
+from shared.domain.queries import ImageQuery
+from shared.domain.status import ImageStatus
+from shared.persistence.image_lists import list_statement
 from shared.persistence.tables import image_locations, image_members, image_properties, image_tags, images
 
 _COLUMNS = (
@@ -159,13 +151,8 @@ class ImageRepository:
 
     def list(self, query: ImageQuery, marker: Image | None = None) -> list[Image]:
         """One page of images in ``query.sort`` order, after ``marker`` when given."""
-        stmt = select(images).where(*self._conditions(query))
-        if marker is not None:
-            stmt = stmt.where(_after_marker(query.sort, marker))
-        for key, direction in query.sort:
-            stmt = stmt.order_by(_ordered(images.c[key], direction))
-        rows = self.conn.execute(stmt.limit(query.limit)).all()
-        return self._hydrate(rows)
+        stmt, params = list_statement(query, marker)
+        return self._hydrate(self.conn.execute(stmt, params).all())
 
     # -- writing --------------------------------------------------------------
     def add(self, image: Image) -> None:
@@ -287,23 +274,6 @@ class ImageRepository:
             result.append(image)
         return result
 
-    def _conditions(self, query: ImageQuery) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [
-            images.c.deleted == false(),
-            images.c.status.not_in([status.value for status in UNLISTED]),
-            images.c.os_hidden == (true() if query.os_hidden else false()),
-        ]
-        conditions.extend(_visibility_scope(query))
-        for item in query.filters:
-            conditions.append(_attribute_condition(item))
-        for tag in query.tags:
-            conditions.append(exists().where(image_tags.c.image_id == images.c.id, image_tags.c.value == tag))
-        return conditions
-
-
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
 
 def _snapshot(image: Image) -> _Snapshot:
     return _Snapshot(
@@ -311,87 +281,3 @@ def _snapshot(image: Image) -> _Snapshot:
         tags=set(image.tags),
         locations={loc.id: (loc.status.value, loc.url) for loc in image.locations if loc.id is not None},
     )
-
-
-def _visibility_scope(query: ImageQuery) -> Iterable[ColumnElement[bool]]:
-    """Glance's ``_select_images_query``: which rows a caller may list."""
-    member_rows = select(image_members.c.id).where(
-        image_members.c.image_id == images.c.id, image_members.c.member == query.project_id
-    )
-    if query.member_status != "all":
-        member_rows = member_rows.where(image_members.c.status == query.member_status)
-    shared_as_member = and_(images.c.visibility == "shared", exists(member_rows))
-    owned = images.c.owner == query.project_id
-
-    if query.visibility not in (None, "all"):
-        yield images.c.visibility == query.visibility
-    if query.is_admin:
-        if query.visibility is None:
-            yield or_(images.c.visibility != "community", owned)
-        return
-    if query.visibility is None:
-        yield or_(owned, images.c.visibility == "public", shared_as_member)
-    else:
-        yield or_(
-            owned,
-            images.c.visibility.in_(("public", "community")),
-            shared_as_member,
-        )
-
-
-def _attribute_condition(item: AttributeFilter) -> ColumnElement[bool]:
-    if item.attribute in images.c:
-        return _compare(images.c[item.attribute], item.op, item.value)
-    return exists().where(  # a custom property
-        image_properties.c.image_id == images.c.id,
-        image_properties.c.name == item.attribute,
-        _compare(image_properties.c.value, item.op, item.value),
-    )
-
-
-def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    if isinstance(value, int) and not isinstance(value, bool) and isinstance(column.type, Integer):
-        low, high = (INT64_MIN, INT64_MAX) if isinstance(column.type, BigInteger) else (INT32_MIN, INT32_MAX)
-        if not low <= value <= high:  # past what the column can bind, so past every value it holds
-            above = value > high
-            holds = op in ("neq", "lt", "lte") if above else op in ("neq", "gt", "gte")
-            return column.is_not(None) if holds else false()
-    if op == "in":
-        return column.in_(list(value))
-    if op == "eq":
-        return column.is_(None) if value is None else column == value
-    return {
-        "neq": lambda: column != value,
-        "gt": lambda: column > value,
-        "gte": lambda: column >= value,
-        "lt": lambda: column < value,
-        "lte": lambda: column <= value,
-    }[op]()
-
-
-def _ordered(column: Column[Any], direction: str) -> ColumnElement[Any]:
-    """``column`` in ``direction`` with NULLs as the smallest value. A column without NULLs gets a plain
-    ASC/DESC: the same order, and one an index can give (PostgreSQL reads ``(created_at, id)`` backwards for
-    DESC, DESC, but not for DESC NULLS LAST, and would sort the whole table for every first page)."""
-    if not column.nullable:
-        return column.asc() if direction == "asc" else column.desc()
-    return column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last()
-
-
-def _after_marker(sort: Sequence[tuple[str, str]], marker: Image) -> ColumnElement[bool]:
-    """Rows strictly after ``marker`` in ``sort`` order, with NULLs ordered as the smallest value."""
-    clauses = []
-    equal_so_far: list[ColumnElement[bool]] = []
-    for key, direction in sort:
-        column = images.c[key]
-        value = getattr(marker, key)
-        if isinstance(value, ImageStatus):
-            value = value.value
-        if direction == "asc":
-            after = column.is_not(None) if value is None else column > value
-        else:
-            after = false() if value is None else or_(column < value, column.is_(None))
-        equal = column.is_(None) if value is None else column == value
-        clauses.append(and_(*equal_so_far, after))
-        equal_so_far.append(equal)
-    return or_(*clauses) if clauses else not_(false())

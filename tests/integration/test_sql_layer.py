@@ -152,6 +152,29 @@ def test_visibility_scope_and_filters(any_db: Database) -> None:
     assert ids(filters=(AttributeFilter("min_ram", "lte", -(2**31) - 1),)) == set()
 
 
+def test_one_statement_shape_serves_every_caller_and_value(any_db: Database) -> None:
+    """List statements are built once per shape and reused: the values of one call (project, filter values,
+    tags, limit) must never stick to the next call of the same shape."""
+    a = new_image(any_db, "p1", properties={"os_distro": "debian"}, tags=["gold"])
+    b = new_image(any_db, "p2", properties={"os_distro": "ubuntu"}, tags=["gold", "lts"])
+    c = new_image(any_db, "p2", properties={"os_distro": "debian"})
+
+    def ids(project, limit=100, **query):
+        with any_db.transaction(write=False) as uow:
+            return {i.id for i in uow.images.list(ImageQuery(project_id=project, is_admin=False, limit=limit, **query))}
+
+    distro = AttributeFilter("os_distro", "eq", "debian")
+    assert ids("p1", filters=(distro,)) == {a.id}
+    assert ids("p2", filters=(distro,)) == {c.id}
+    assert ids("p2", filters=(AttributeFilter("os_distro", "eq", "ubuntu"),)) == {b.id}
+    assert ids("p2", filters=(AttributeFilter("os_distro", "in", ("ubuntu", "debian")),)) == {b.id, c.id}
+    assert ids("p2", filters=(AttributeFilter("os_distro", "in", ("debian",)),)) == {c.id}
+    assert ids("p1", tags=("gold",)) == {a.id}
+    assert ids("p2", tags=("gold",)) == {b.id}
+    assert ids("p2", tags=("lts",)) == {b.id}
+    assert len(ids("p2", limit=1)) == 1 and len(ids("p2", limit=2)) == 2
+
+
 def test_keyset_paging_over_many_rows(any_db: Database) -> None:
     base = utcnow()
     with any_db.transaction() as uow:
