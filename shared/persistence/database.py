@@ -4,14 +4,20 @@ SQLite is configured so that concurrent writers queue instead of failing:
 WAL journal, a busy timeout, and ``BEGIN IMMEDIATE`` for every write
 transaction, so a writer takes the write lock before it reads and never has
 to upgrade a read lock (the upgrade is what SQLite refuses with "database is
-locked" regardless of the timeout).
+locked" regardless of the timeout). Before that, glint's writers queue on a
+gate of their own (:class:`WriterGate`), which wakes the next one the moment
+the last commits: SQLite's busy handler polls, sleeping 1, 2, 5, 10 ms and
+more between tries while the lock sits free.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -95,6 +101,60 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"pooled connection lost: {exc}") from exc  # the pool connects anew
 
 
+class WriterGate:
+    """One write transaction at a time on a SQLite database, across the threads and processes of glint.
+
+    Within a process a lock queues the threads; across processes an ``flock`` on a file beside the
+    database does (the kernel drops it when its holder dies, even by SIGKILL). Both hand over the moment
+    the holder lets go, where SQLite's own busy handler would find the lock taken and sleep before trying
+    again (1, 2, 5, 10 ms and up): with 8 clients creating images, two sleeps per create, measured. A
+    thread already inside a write transaction passes straight through (SQLite decides, as before); so
+    does a writer that is not glint's (the sqlite3 shell, say), which SQLite's busy timeout still covers.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path  # None: a database in memory, one process; the thread lock alone
+        self._lock = threading.Lock()
+        self._inside = threading.local()
+        self._fd: int | None = None
+        self._fd_pid = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the gate for the duration of the block."""
+        if getattr(self._inside, "held", False):
+            yield
+            return
+        if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
+            raise Unavailable("database unavailable: waited too long for the other writers")
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the GIL
+            self._inside.held = True
+            try:
+                yield
+            finally:
+                self._inside.held = False
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
+
+    def _file(self) -> int | None:
+        if self.path is None:
+            return None
+        if self._fd is None or self._fd_pid != os.getpid():  # a child's own: an inherited one is its parent's lock
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._fd_pid = os.getpid()
+        return self._fd
+
+
+def _gate_path(url: str) -> str | None:
+    database = make_url(url).database
+    return None if not database or database == ":memory:" else f"{database}.writers"
+
+
 class Database:
     """Opens transactions. Build one per process, after any fork."""
 
@@ -110,6 +170,7 @@ class Database:
         # (A server whose default is REPEATABLE READ would give a reader one snapshot: not done there.)
         postgres = self.engine.dialect.name == "postgresql"
         self.read_engine = make_engine(url, autocommit=True) if postgres else self.engine
+        self.writer_gate = WriterGate(_gate_path(url)) if self.is_sqlite else None
 
     @contextmanager
     def transaction(self, *, write: bool = True, request_id: str | None = None) -> Iterator[UnitOfWork]:
@@ -122,7 +183,7 @@ class Database:
         raises Unavailable.
         """
         try:
-            with (self.engine if write else self.read_engine).connect() as conn:
+            with self._gate(write), (self.engine if write else self.read_engine).connect() as conn:
                 if self.is_sqlite and write:
                     conn = conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
@@ -138,6 +199,9 @@ class Database:
                 raise Unavailable(f"database connection lost: {_short(exc)}") from exc
             raise
         uow.run_after_commit()
+
+    def _gate(self, write: bool) -> AbstractContextManager[None]:
+        return self.writer_gate.held() if write and self.writer_gate is not None else nullcontext()
 
     def dispose(self) -> None:
         self.engine.dispose()
