@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 
-from bench.limits import hash_limit
+from bench.limits import disk_write_rate, hash_limit
 
 HEADERS = {"X-Identity-Status": "Confirmed", "X-User-Id": "bench", "X-Project-Id": "bench",
            "X-Roles": "admin,member,reader", "Accept": "application/json"}  # fmt: skip
@@ -221,12 +221,12 @@ def metadata_workloads(glint: Glint | Remote, creates: int, images: int) -> dict
             "images_in_database": len(ids) + len(codes), "delete_sequential_per_s": deletes}  # fmt: skip
 
 
-BESIDE_MIB = 256  # hashed by md5 and by sha512 just before each upload: this machine's rates move by the minute
+BESIDE_MIB = 256  # hashed (md5, sha512) and written with fsync before each upload: these rates move by the minute
 
 
 def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
     """Upload ``size`` bytes to three new images (PUT start → active, the median; memory sampled meanwhile),
-    each after measuring the hash limit again, then download the last one three times (the median)."""
+    each after measuring the hash and disk limits again, then download the last one three times (the median)."""
     session, calls, url = _session(), Calls(glint.url), glint.url
     peak: dict[str, float] = {}
     done = threading.Event()
@@ -239,9 +239,11 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    uploads, beside = [], []
+    uploads, beside, disk = [], [], []
+    scratch = Path(tempfile.mkdtemp(prefix="glint-bench-disk-"))
     for _ in range(3):  # the median of three new images: one upload of 1 GiB moved by 10% between runs
         beside.append(hash_limit(min(size, BESIDE_MIB * MiB)))
+        disk.append(disk_write_rate(scratch, min(size, BESIDE_MIB * MiB), tries=2))
         image_id, _ = calls.create()
         started = time.perf_counter()
         response = session.put(f"{url}/v2/images/{image_id}/file", data=_Body(size),
@@ -252,6 +254,7 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
         uploads.append(size / MiB / (time.perf_counter() - started))
     done.set()
     sampler.join()
+    scratch.rmdir()
     rates = []
     for _ in range(3):  # the median of three: one transfer of a small image is over in milliseconds
         started = time.perf_counter()
@@ -262,6 +265,7 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
     download = statistics.median(rates)
     return {"upload_mib_s": statistics.median(uploads), "upload_runs_mib_s": [round(rate, 1) for rate in uploads],
             "upload_hash_limits_mib_s": [round(limit, 1) for limit in beside],
+            "upload_disk_limits_mib_s": [round(limit, 1) for limit in disk],
             "download_mib_s": download, "peak_rss_mib": {k: round(v) for k, v in peak.items()}}  # fmt: skip
 
 
