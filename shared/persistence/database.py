@@ -145,7 +145,10 @@ class WriterGate:
         if self.path is None:
             return None
         if self._fd is None or self._fd_pid != os.getpid():  # a child's own: an inherited one is its parent's lock
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                return None  # a folder glint may not write to: SQLite's own locking decides, and reports it
             self._fd_pid = os.getpid()
         return self._fd
 

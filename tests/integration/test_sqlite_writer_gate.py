@@ -71,3 +71,9 @@ def test_a_database_in_memory_has_a_gate_without_a_file(tmp_path: Path) -> None:
 
 def test_server_databases_have_no_gate(postgres_db: Database) -> None:
     assert postgres_db.writer_gate is None
+
+
+def test_a_gate_file_that_cannot_be_made_leaves_the_locking_to_sqlite(tmp_path: Path) -> None:
+    gate = WriterGate(str(tmp_path / "missing-folder" / "glint.db.writers"))
+    with gate.held():
+        pass  # no error of its own: the write that follows fails, or not, on SQLite's terms
