@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from services.cli.parent import stop_with_supervisor
 from shared.config import ConfigError, Settings, load_settings
 from shared.logging import configure_logging
 from shared.persistence.database import Database
@@ -32,6 +33,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 def _start(ctx: click.Context, service: str) -> Settings:
     """Settings and logging, once the database schema is known to be current; a clear exit otherwise."""
+    stop_with_supervisor()
     settings = _settings(ctx)
     configure_logging(service, settings.logging.format, settings.logging.level)
     db = Database(settings.database_url)

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
+from services.cli.parent import SUPERVISOR_PID
 from shared.config.settings import Settings
 
 SERVICES = ("api", "worker", "notifier", "scrubber")
@@ -74,6 +75,7 @@ class Supervisor:
         env["GLINT_DATA_DIR"] = str(self.settings.data_dir)
         env["GLINT_LOGGING__FORMAT"] = "console" if self.tty else "json"
         env["PYTHONUNBUFFERED"] = "1"
+        env[SUPERVISOR_PID] = str(os.getpid())  # the child stops when this process dies (services/cli/parent.py)
         child.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -99,3 +100,42 @@ def test_configuration_errors_are_clear(tmp_path: Path) -> None:
     queues = glint("worker", "--queues", "uploads,exports", cwd=tmp_path)
     assert queues.returncode != 0 and "unknown queue(s) exports" in queues.stderr
     assert "Traceback" not in queues.stderr
+
+
+def test_services_stop_when_glint_up_is_killed_outright(tmp_path: Path) -> None:
+    port = free_port()
+    write_config(tmp_path / "glint.toml", {"bind_port": port})
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GLINT_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "--config", "glint.toml", "up"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
+    services: set[int] = set()
+    try:
+        eventually(lambda: any("glint is up: http://127.0.0.1:" in line for line in lines), 60, "glint up's URL")
+        services = children(process.pid)  # the four services and the API's server processes
+        assert len(services) >= 4
+        process.kill()  # SIGKILL: no chance to stop the services itself
+        process.wait(10)
+
+        def all_gone() -> bool:
+            return not [pid for pid in services if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+
+        eventually(all_gone, 40, "every service gone after its supervisor")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))  # the API's port is free again
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in services:
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
