@@ -85,7 +85,7 @@ class Supervisor:
 
     def _relay_output(self, child: Child, process: subprocess.Popen[bytes]) -> None:
         """Relay the child's lines, gathered for ``RELAY_EVERY_S`` at a time: a line at a time, the API's line
-        per request woke this process once per request (60-110 µs of CPU each, measured on the two-core
+        per request woke this process once per request (60-200 µs of CPU each, measured on the two-core
         machine). A partial line waits for its end; what is left at the child's exit is relayed then."""
         assert process.stdout is not None
         fd = process.stdout.fileno()
