@@ -35,16 +35,22 @@ def children(pid: int) -> set[int]:
     return found
 
 
-def test_up_runs_all_services_and_stops_them_on_ctrl_c(tmp_path: Path) -> None:
+def start_up(folder: Path) -> tuple[subprocess.Popen[str], list[str], int]:
+    """``glint up`` in ``folder`` on a free port: the process, its output lines as they come, the port."""
     port = free_port()
-    write_config(tmp_path / "glint.toml", {"bind_port": port})
+    write_config(folder / "glint.toml", {"bind_port": port})
     env = {key: value for key, value in os.environ.items() if not key.startswith("GLINT_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "--config", "glint.toml", "up"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
+    return process, lines, port
+
+
+def test_up_runs_all_services_and_stops_them_on_ctrl_c(tmp_path: Path) -> None:
+    process, lines, port = start_up(tmp_path)
     try:
         eventually(lambda: any("glint is up: http://127.0.0.1:" in line for line in lines), 60, "glint up's URL")
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 300
@@ -103,15 +109,7 @@ def test_configuration_errors_are_clear(tmp_path: Path) -> None:
 
 
 def test_services_stop_when_glint_up_is_killed_outright(tmp_path: Path) -> None:
-    port = free_port()
-    write_config(tmp_path / "glint.toml", {"bind_port": port})
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GLINT_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "--config", "glint.toml", "up"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
+    process, lines, port = start_up(tmp_path)
     services: set[int] = set()
     try:
         eventually(lambda: any("glint is up: http://127.0.0.1:" in line for line in lines), 60, "glint up's URL")
