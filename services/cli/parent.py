@@ -20,14 +20,14 @@ PR_SET_PDEATHSIG = 1
 def stop_with_supervisor(environ: dict[str, str] | None = None) -> bool:
     """When started by ``glint up``, have SIGTERM sent to this process when its supervisor dies; SIGTERM at
     once when it has died already. True when the link is made (Linux; elsewhere a no-op, False)."""
-    supervisor = (os.environ if environ is None else environ).get(SUPERVISOR_PID)
-    if not supervisor or not sys.platform.startswith("linux"):
+    supervisor = (os.environ if environ is None else environ).get(SUPERVISOR_PID, "")
+    if not supervisor.isdigit() or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
             return False
-    except (OSError, AttributeError, ValueError):
+    except (OSError, AttributeError):
         return False
     if os.getppid() != int(supervisor):  # it died before the link was made: nobody would send the signal
         os.kill(os.getpid(), signal.SIGTERM)

@@ -17,6 +17,7 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR
 
 def test_without_a_supervisor_nothing_is_linked() -> None:
     assert stop_with_supervisor({}) is False
+    assert stop_with_supervisor({"SUPERVISED_BY_GLINT_UP": "not a pid"}) is False
 
 
 @linux_only
