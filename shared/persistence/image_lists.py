@@ -9,6 +9,7 @@ which filters and which marker values are NULL) is the shape, the key of the cac
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -40,6 +41,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # Fixed for every list: the statuses nobody lists, inlined, so no bind list is expanded on each call.
 _LISTED = images.c.status.not_in([literal_column(f"'{status.value}'") for status in sorted(UNLISTED)])
+
+
+_OPERATORS = {"eq": operator.eq, "neq": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
+              "lte": operator.le}  # fmt: skip
 
 
 class _Scope(NamedTuple):
@@ -157,15 +162,7 @@ def _compare(column: Any, test: str, name: str) -> ColumnElement[bool]:
         return false()
     if test == "in":
         return column.in_(bindparam(name, expanding=True))
-    value = bindparam(name)
-    return {
-        "eq": lambda: column == value,
-        "neq": lambda: column != value,
-        "gt": lambda: column > value,
-        "gte": lambda: column >= value,
-        "lt": lambda: column < value,
-        "lte": lambda: column <= value,
-    }[test]()
+    return _OPERATORS[test](column, bindparam(name))
 
 
 def _ordered(column: Column[Any], direction: str) -> ColumnElement[Any]:
