@@ -123,7 +123,12 @@ def test_services_stop_when_glint_up_is_killed_outright(tmp_path: Path) -> None:
 
         eventually(all_gone, 40, "every service gone after its supervisor")
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", port))  # the API's port is free again
+            # the API's port is free again: nothing listens on it. SO_REUSEADDR, as any server sets it, because
+            # the readiness check's connection may have left a TIME_WAIT entry on the port, which blocks a
+            # plain bind for a minute yet does not stop a server from listening there
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
     finally:
         if process.poll() is None:
             process.kill()
