@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
     type_coerce,
     union_all,
     update,
@@ -43,8 +44,6 @@ _COLUMNS = (
 # values inlined, costs more than the query): values go in as parameters, the ids as one expanding bind.
 _INSERT_IMAGE = insert(images)
 _UPDATE_IMAGE = update(images).where(images.c.id == bindparam("_id"), images.c.version == bindparam("_version"))
-_IMAGE_BY_ID = select(images).where(images.c.id == bindparam("id"))
-_IMAGE_BY_ID_LOCKED = _IMAGE_BY_ID.with_for_update()
 # The columns in the order select(images) returns them, as plain interned strings: keyword arguments named
 # by SQLAlchemy's str subclass (quoted_name) cost Image() four times as much to match.
 _IMAGE_FIELDS = tuple(sys.intern(str(column.name)) for column in images.columns)
@@ -81,6 +80,18 @@ _CHILDREN_OF_ONE = _children_of(many=False)
 _CHILDREN_OF_MANY = _children_of(many=True)
 
 
+def _image_with_children() -> Any:
+    """The image whose id is the ``id`` parameter and its children in one query: a row per child (one with
+    NULL child columns when it has none), each the image's columns then a row of :func:`_children_of`.
+    Loading an image is one round trip to the database, not two (shows, and every write of one image)."""
+    children = _CHILDREN_OF_ONE.subquery("children")
+    return select(images, *children.c).outerjoin(children, true()).where(images.c.id == bindparam("id"))
+
+
+_IMAGE_WITH_CHILDREN = _image_with_children()
+_IMAGE_WITH_CHILDREN_LOCKED = _IMAGE_WITH_CHILDREN.with_for_update(of=images)  # the image row, not its children
+
+
 @dataclass
 class _Snapshot:
     properties: dict[str, str | None]
@@ -105,11 +116,13 @@ class ImageRepository:
         ``for_update`` locks the row until the transaction ends (PostgreSQL,
         MySQL); SQLite's write transactions already hold the database lock.
         """
-        stmt = _IMAGE_BY_ID_LOCKED if for_update and self.lock_rows else _IMAGE_BY_ID
-        row = self.conn.execute(stmt, {"id": image_id}).first()
-        if row is None:
+        stmt = _IMAGE_WITH_CHILDREN_LOCKED if for_update and self.lock_rows else _IMAGE_WITH_CHILDREN
+        rows = self.conn.execute(stmt, {"id": image_id}).all()
+        if not rows:
             return None
-        return self._hydrate([row])[0]
+        width = len(_IMAGE_FIELDS)
+        children = [row[width:] for row in rows if row[width] is not None]  # kind is NULL only with no child
+        return self._build(rows[:1], children)[0]
 
     def member_status(self, image_id: str, project_id: str | None) -> str | None:
         """The membership status of ``project_id`` on the image, or None when it is not a member."""
@@ -247,6 +260,11 @@ class ImageRepository:
             children = self.conn.execute(_CHILDREN_OF_ONE, {"id": rows[0].id})
         else:
             children = self.conn.execute(_CHILDREN_OF_MANY, {"ids": [row.id for row in rows]})
+        return self._build(rows, children)
+
+    def _build(self, rows: Sequence[Sequence[Any]], children: Iterable[Sequence[Any]]) -> list[Image]:
+        """Images from their rows (each starting with the columns of ``select(images)``) and the rows of
+        :func:`_children_of` for them."""
         props: dict[str, dict[str, str | None]] = defaultdict(dict)
         tags: dict[str, list[str]] = defaultdict(list)
         locations: dict[str, list[Location]] = defaultdict(list)
@@ -265,7 +283,8 @@ class ImageRepository:
             kept.sort(key=lambda location: location.id)
         result = []
         for row in rows:
-            values: dict[str, Any] = dict(zip(_IMAGE_FIELDS, row, strict=True))  # each column is a field of Image
+            # each column is a field of Image; a row of a joined load goes on with its child's columns
+            values: dict[str, Any] = dict(zip(_IMAGE_FIELDS, row, strict=False))
             image_id = values["id"]
             values["status"] = _STATUSES[values["status"]]
             image = Image(tags=tags[image_id], properties=props[image_id], locations=locations[image_id], **values)

@@ -13,7 +13,7 @@ from sqlalchemy import event, insert
 from shared.domain.clock import utcnow
 from shared.domain.errors import ConcurrentUpdate, Duplicate
 from shared.domain.events import image_updated
-from shared.domain.image import Image, Location
+from shared.domain.image import Image, Location, LocationStatus
 from shared.domain.jobs import Job, JobKind, JobStatus
 from shared.domain.queries import AttributeFilter, ImageQuery
 from shared.domain.status import ImageStatus
@@ -65,6 +65,58 @@ def test_round_trip_with_children(any_db: Database) -> None:
     ]
     with pytest.raises(Duplicate), any_db.transaction() as uow:
         uow.images.add(Image(id=image.id, owner="p1", created_at=utcnow(), updated_at=utcnow()))
+
+
+def test_an_image_loads_in_one_statement_with_its_children(any_db: Database) -> None:
+    """One round trip per image loaded, locked or not, whatever children it has (none, or some of each)."""
+    bare = new_image(any_db, name="bare")
+    full = new_image(any_db, name="full", tags=["t2", "t1"], properties={"k": "v", "empty": None})
+    with any_db.transaction() as uow:
+        loaded = uow.images.get(full.id, for_update=True)
+        loaded.locations += [Location(url="file:///x/1", store="fast"), Location(url="file:///x/2", store="cheap")]
+        uow.images.save(loaded)
+        loaded.locations[0].status = LocationStatus.DELETED  # no longer loaded
+        uow.images.save(loaded)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engines = {any_db.engine, any_db.read_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        for write in (False, True):
+            with any_db.transaction(write=write) as uow:
+                statements.clear()
+                empty, some = uow.images.get(bare.id, for_update=write), uow.images.get(full.id, for_update=write)
+                missing = uow.images.get(str(uuid.uuid4()), for_update=write)
+                assert len(statements) == 3, statements
+            assert (empty.name, empty.properties, empty.tags, empty.locations) == ("bare", {}, [], [])
+            assert (some.name, some.properties, some.tags) == ("full", {"k": "v", "empty": None}, ["t1", "t2"])
+            assert [(loc.url, loc.store) for loc in some.locations] == [("file:///x/2", "cheap")]
+            assert missing is None
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+
+
+def test_an_image_loaded_for_update_is_locked_until_the_transaction_ends(postgres_db: Database) -> None:
+    image = new_image(postgres_db, tags=["t"], properties={"k": "v"})
+    finished = threading.Event()
+
+    def second_writer() -> None:
+        with postgres_db.transaction() as uow:
+            uow.images.get(image.id, for_update=True)
+            finished.set()
+
+    with postgres_db.transaction() as uow:
+        uow.images.get(image.id, for_update=True)
+        other = threading.Thread(target=second_writer)
+        other.start()
+        assert not finished.wait(0.5), "a second load for update went ahead while the row was locked"
+    assert finished.wait(10), "the second load did not go ahead once the lock was released"
+    other.join()
 
 
 def test_a_read_only_unit_of_work_refuses_to_save(any_db: Database) -> None:
