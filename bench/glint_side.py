@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 
-from bench.limits import disk_write_rate, hash_limit
+from bench.limits import LoopbackFile, disk_write_rate, hash_limit
 
 HEADERS = {"X-Identity-Status": "Confirmed", "X-User-Id": "bench", "X-Project-Id": "bench",
            "X-Roles": "admin,member,reader", "Accept": "application/json"}  # fmt: skip
@@ -226,7 +226,8 @@ BESIDE_MIB = 256  # hashed (md5, sha512) and written with fsync before each uplo
 
 def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
     """Upload ``size`` bytes to three new images (PUT start → active, the median; memory sampled meanwhile),
-    each after measuring the hash and disk limits again, then download the last one three times (the median)."""
+    each after measuring the hash and disk limits again, then download the last one three times (the median),
+    each after a plain loopback transfer of as many bytes."""
     session, calls, url = _session(), Calls(glint.url), glint.url
     peak: dict[str, float] = {}
     done = threading.Event()
@@ -254,19 +255,23 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
         uploads.append(size / MiB / (time.perf_counter() - started))
     done.set()
     sampler.join()
+    rates, loopback = [], []
+    with LoopbackFile(scratch, size) as plain:
+        for _ in range(3):  # the median of three: one transfer of a small image is over in milliseconds
+            loopback.append(plain.transfer_rate())  # loopback's rate moves by the minute here, as hashing does
+            started = time.perf_counter()
+            with session.get(f"{url}/v2/images/{image_id}/file", stream=True) as got:
+                received = sum(len(chunk) for chunk in got.iter_content(MiB))
+            rates.append(size / MiB / (time.perf_counter() - started))
+            assert received == size
     scratch.rmdir()
-    rates = []
-    for _ in range(3):  # the median of three: one transfer of a small image is over in milliseconds
-        started = time.perf_counter()
-        with session.get(f"{url}/v2/images/{image_id}/file", stream=True) as got:
-            received = sum(len(chunk) for chunk in got.iter_content(MiB))
-        rates.append(size / MiB / (time.perf_counter() - started))
-        assert received == size
     download = statistics.median(rates)
     return {"upload_mib_s": statistics.median(uploads), "upload_runs_mib_s": [round(rate, 1) for rate in uploads],
             "upload_hash_limits_mib_s": [round(limit, 1) for limit in beside],
             "upload_disk_limits_mib_s": [round(limit, 1) for limit in disk],
-            "download_mib_s": download, "peak_rss_mib": {k: round(v) for k, v in peak.items()}}  # fmt: skip
+            "download_mib_s": download, "download_runs_mib_s": [round(rate, 1) for rate in rates],
+            "download_loopback_limits_mib_s": [round(limit, 1) for limit in loopback],
+            "peak_rss_mib": {k: round(v) for k, v in peak.items()}}  # fmt: skip
 
 
 class Remote:

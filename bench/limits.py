@@ -56,39 +56,56 @@ def disk_write_rate(folder: Path, size: int, tries: int = 3) -> float:
 
 
 def loopback_http_rate(folder: Path, size: int) -> float:
-    """MiB/s of a plain HTTP download of a ``size``-byte file over loopback: a bare server that answers one
-    request with ``sendfile(2)``, read by the same client code as glint's download."""
-    path = folder / "bench-http-file"
-    with open(path, "wb") as handle:
-        for _ in range(size // CHUNK):
-            handle.write(os.urandom(CHUNK))
-    listener = socket.create_server(("127.0.0.1", 0))
+    """MiB/s of a plain HTTP download of a ``size``-byte file over loopback, the median of three transfers
+    (see :class:`LoopbackFile`)."""
+    with LoopbackFile(folder, size) as loopback:
+        return statistics.median(loopback.transfer_rate() for _ in range(3))  # as for glint's download
 
-    def serve() -> None:
-        connection, _ = listener.accept()
-        with connection, open(path, "rb") as handle:
+
+class LoopbackFile:
+    """A file of ``size`` random bytes in ``folder`` and a bare HTTP server over loopback that answers each
+    request for it with ``sendfile(2)``: :meth:`transfer_rate` downloads it once, with the same client code as
+    glint's download. Written once, so that a transfer can be measured just before each download."""
+
+    def __init__(self, folder: Path, size: int) -> None:
+        self.path, self.size = folder / "bench-http-file", size
+        self._listener: socket.socket | None = None
+
+    def __enter__(self) -> LoopbackFile:
+        with open(self.path, "wb") as handle:
+            for _ in range(self.size // CHUNK):
+                handle.write(os.urandom(CHUNK))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        self.path.unlink(missing_ok=True)
+
+    def transfer_rate(self) -> float:
+        """MiB/s of one download of the file over a new connection."""
+        assert self._listener is not None, "used outside its with block"
+        server = threading.Thread(target=self._serve, daemon=True)
+        server.start()
+        started = time.perf_counter()
+        with requests.get(f"http://127.0.0.1:{self._listener.getsockname()[1]}/", stream=True, timeout=60) as got:
+            received = sum(len(chunk) for chunk in got.iter_content(CHUNK))
+        rate = self.size / CHUNK / (time.perf_counter() - started)
+        server.join(10)
+        assert received == self.size
+        return rate
+
+    def _serve(self) -> None:
+        assert self._listener is not None
+        connection, _ = self._listener.accept()
+        with connection, open(self.path, "rb") as handle:
             request = b""
             while b"\r\n\r\n" not in request:
                 request += connection.recv(65536)
             connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                               f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
+                               f"Content-Length: {self.size}\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
             connection.sendfile(handle)
-
-    rates = []
-    try:
-        for _ in range(3):  # the median of three, as for glint's download
-            server = threading.Thread(target=serve, daemon=True)
-            server.start()
-            started = time.perf_counter()
-            with requests.get(f"http://127.0.0.1:{listener.getsockname()[1]}/", stream=True, timeout=60) as response:
-                got = sum(len(chunk) for chunk in response.iter_content(CHUNK))
-            rates.append(size / CHUNK / (time.perf_counter() - started))
-            server.join(10)
-            assert got == size
-    finally:
-        listener.close()
-        path.unlink()
-    return statistics.median(rates)
 
 
 @contextmanager
