@@ -126,16 +126,24 @@ def table(report: dict[str, Any]) -> str:
             cells = [download_beside_ratios(report["runs"][name]) for name in names]
             lines.append("| download ÷ loopback transfers between the downloads | " + " | ".join(cells)
                          + " | loopback HTTP again before each download (median) | ≥ 90% |")  # fmt: skip
-    rss = "; ".join(f"{name}: " + ", ".join(f"{k} {v} MiB" for k, v in sorted(run["peak_rss_mib"].items()))
-                    for name, run in report["runs"].items())  # fmt: skip
+    rss = "; ".join(f"{name}: " + ", ".join(f"{service} {_rss(run, service, peak)} MiB"
+                                            for service, peak in sorted(run["peak_rss_mib"].items()))
+                    for name, run in report["runs"].items() if run["peak_rss_mib"])  # fmt: skip
     lines.append("")
-    lines.append(f"Peak RSS during the upload: {rss}. Images in the database for the list timings: "
+    lines.append(f"Resident memory of each service, before the uploads → its peak during them: {rss}. "
+                 "Images in the database for the list timings: "
                  + ", ".join(f"{n}: {r['images_in_database']}" for n, r in report["runs"].items()) + ".")  # fmt: skip
     lines.append(f"Limits: md5 {limits['md5_mib_s']:.0f} MiB/s, sha512 {limits['sha512_mib_s']:.0f} MiB/s, "
                  f"disk write+fsync {limits['disk_write_fsync_mib_s']:.0f} MiB/s, loopback HTTP "
                  f"{limits['loopback_http_mib_s']:.0f} MiB/s.")  # fmt: skip
     lines.append(stolen_line(report))
     return "\n".join(lines) + "\n"
+
+
+def _rss(run: dict[str, Any], service: str, peak: int) -> str:
+    """``before → peak`` for one service (the peak alone in reports from before the baseline was taken)."""
+    before = run.get("rss_before_mib", {}).get(service)
+    return f"{peak}" if before is None else f"{before} → {peak}"
 
 
 def stolen_line(report: dict[str, Any]) -> str:

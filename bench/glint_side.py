@@ -238,6 +238,7 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
                 peak[name] = max(peak.get(name, 0.0), mib)
             done.wait(0.2)
 
+    before = {name: round(mib) for name, mib in glint.rss_mib().items()}  # flat: the peak stays near this
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     uploads, beside, disk = [], [], []
@@ -271,7 +272,7 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
             "upload_disk_limits_mib_s": [round(limit, 1) for limit in disk],
             "download_mib_s": download, "download_runs_mib_s": [round(rate, 1) for rate in rates],
             "download_loopback_limits_mib_s": [round(limit, 1) for limit in loopback],
-            "peak_rss_mib": {k: round(v) for k, v in peak.items()}}  # fmt: skip
+            "rss_before_mib": before, "peak_rss_mib": {k: round(v) for k, v in peak.items()}}  # fmt: skip
 
 
 class Remote:

@@ -30,13 +30,15 @@ def rows_of(markdown: str) -> dict[str, list[str]]:
 
 
 def test_each_figure_is_shown_over_its_limit_and_each_upload_over_the_limit_beside_it() -> None:
-    rows = rows_of(table({"limits": LIMITS, "runs": {"embedded": a_run()}}))
+    markdown = table({"limits": LIMITS, "runs": {"embedded": a_run()}})
+    rows = rows_of(markdown)
     assert rows["upload, PUT → active"][:2] == ["525.0 MiB/s (75%)", "700 MiB/s"]  # min(md5, sha512, disk)
     # per upload: 525/700, 450/500 (the disk was the slowest then), 600/800
     assert rows["upload ÷ the limit measured just before it"][0] == "75% (75%–90%)"
     assert rows["download"][:2] == ["3000.0 MiB/s (150%)", "2000 MiB/s"]
     assert rows["create, 8 clients"][0] == "500.0 /s, 0 errors"
     assert rows["show"][0] == "0.9 ms"
+    assert "embedded: api 280 MiB." in markdown  # a report from before memory was read ahead of the uploads
 
 
 def test_downloads_are_shown_over_the_loopback_transfers_made_between_them() -> None:
@@ -51,3 +53,12 @@ def test_a_report_from_before_the_loopback_was_measured_beside_the_downloads_has
     rows = rows_of(markdown)
     assert not [label for label in rows if label.startswith("download ÷")]
     assert rows["upload, PUT → active"][1] == "150.0 MiB/s (21%)"
+
+
+def test_memory_is_shown_before_the_uploads_and_at_its_peak_for_each_service_that_was_read() -> None:
+    glint = a_run(rss_before_mib={"api": 270, "worker": 98}, peak_rss_mib={"api": 282, "worker": 99})
+    glance = a_run(peak_rss_mib={})  # a server the bench did not start: its memory is not read
+    markdown = table({"limits": LIMITS, "runs": {"embedded": glint, "glance": glance}})
+    line = next(line for line in markdown.splitlines() if line.startswith("Resident memory"))
+    assert "embedded: api 270 → 282 MiB, worker 98 → 99 MiB. " in line
+    assert "glance:" not in line.split("Images in the database")[0]
