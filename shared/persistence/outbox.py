@@ -13,6 +13,8 @@ from sqlalchemy.engine import Connection
 from shared.domain.events import Event
 from shared.persistence.tables import outbox
 
+_INSERT = insert(outbox).inline()  # built once; inline: no RETURNING of the new id, which nothing reads
+
 
 @dataclass(frozen=True)
 class OutboxMessage:
@@ -35,21 +37,19 @@ class OutboxRepository:
         self.conn = conn
 
     def add_all(self, events: Sequence[Event], *, request_id: str | None) -> None:
-        self.conn.execute(
-            insert(outbox),
-            [
-                {
-                    "message_id": event.message_id,
-                    "event_type": event.event_type,
-                    "priority": event.priority,
-                    "payload": event.payload,
-                    "image_id": event.image_id,
-                    "request_id": request_id,
-                    "created_at": event.occurred_at,
-                }
-                for event in events
-            ],
-        )
+        rows = [
+            {
+                "message_id": event.message_id,
+                "event_type": event.event_type,
+                "priority": event.priority,
+                "payload": event.payload,
+                "image_id": event.image_id,
+                "request_id": request_id,
+                "created_at": event.occurred_at,
+            }
+            for event in events
+        ]
+        self.conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)  # most operations record one event
 
     def unpublished(self, limit: int) -> list[OutboxMessage]:
         """The oldest events not yet relayed, in commit order per image."""

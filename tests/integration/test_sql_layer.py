@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -28,6 +29,24 @@ def new_image(db: Database, owner: str = "p1", **attrs) -> Image:
     with db.transaction() as uow:
         uow.images.add(image)
     return image
+
+
+@contextmanager
+def statements_run(db: Database) -> Iterator[list[str]]:
+    """The SQL statements ``db`` sends while the block runs, in order (an executemany counts once)."""
+    statements: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engines = {db.engine, db.read_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield statements
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", capture)
 
 
 def winners_of_a_race(attempt: Callable[[str], bool], contenders: list[str]) -> list[str]:
@@ -77,28 +96,15 @@ def test_an_image_loads_in_one_statement_with_its_children(any_db: Database) -> 
         uow.images.save(loaded)
         loaded.locations[0].status = LocationStatus.DELETED  # no longer loaded
         uow.images.save(loaded)
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engines = {any_db.engine, any_db.read_engine}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
-    try:
-        for write in (False, True):
-            with any_db.transaction(write=write) as uow:
-                statements.clear()
-                empty, some = uow.images.get(bare.id, for_update=write), uow.images.get(full.id, for_update=write)
-                missing = uow.images.get(str(uuid.uuid4()), for_update=write)
-                assert len(statements) == 3, statements
-            assert (empty.name, empty.properties, empty.tags, empty.locations) == ("bare", {}, [], [])
-            assert (some.name, some.properties, some.tags) == ("full", {"k": "v", "empty": None}, ["t1", "t2"])
-            assert [(loc.url, loc.store) for loc in some.locations] == [("file:///x/2", "cheap")]
-            assert missing is None
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", count)
+    for write in (False, True):
+        with any_db.transaction(write=write) as uow, statements_run(any_db) as statements:
+            empty, some = uow.images.get(bare.id, for_update=write), uow.images.get(full.id, for_update=write)
+            missing = uow.images.get(str(uuid.uuid4()), for_update=write)
+            assert len(statements) == 3, statements
+        assert (empty.name, empty.properties, empty.tags, empty.locations) == ("bare", {}, [], [])
+        assert (some.name, some.properties, some.tags) == ("full", {"k": "v", "empty": None}, ["t1", "t2"])
+        assert [(loc.url, loc.store) for loc in some.locations] == [("file:///x/2", "cheap")]
+        assert missing is None
 
 
 def test_an_image_loaded_for_update_is_locked_until_the_transaction_ends(postgres_db: Database) -> None:
@@ -341,6 +347,23 @@ def test_outbox_keeps_commit_order(any_db: Database) -> None:
         uow.outbox.mark_published([rows[0].id], utcnow())
         assert uow.outbox.prune(utcnow() + timedelta(seconds=1)) == 1
         assert len(uow.outbox.unpublished(100)) == 4
+
+
+@pytest.mark.parametrize("events", [1, 3])
+def test_events_are_written_in_one_statement_that_reads_nothing_back(any_db: Database, events: int) -> None:
+    """No RETURNING of the new rows' ids and no sequence fetched first: nothing reads them."""
+    image = new_image(any_db)
+    with any_db.transaction() as uow:
+        loaded = uow.images.get(image.id, for_update=True)
+        for _ in range(events):
+            loaded.record(image_updated(loaded, utcnow()))
+        uow.images.save(loaded)
+        with statements_run(any_db) as statements:
+            uow.flush_events()
+    assert len(statements) == 1 and "outbox" in statements[0], statements
+    assert "RETURNING" not in statements[0].upper()
+    with any_db.transaction(write=False) as uow:
+        assert len(uow.outbox.unpublished(100)) == events
 
 
 def test_a_lease_has_one_holder_until_it_runs_out_or_is_released(any_db: Database) -> None:
