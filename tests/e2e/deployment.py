@@ -263,6 +263,9 @@ class EventTap:
                         conn.drain_events(timeout=0.2)
                     except TimeoutError:
                         pass
+            # auto_delete removes a queue on Redis only when it is empty: one left bound to the exchange
+            # got a copy of every later event on the shared server, unread, for good
+            self.queue.bind(conn.default_channel).delete()
 
     def events_for(self, *ids: str) -> list[dict[str, Any]]:
         """Events about these ids (an image's and its tasks': task events name the task, not the image)."""
