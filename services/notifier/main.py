@@ -22,6 +22,11 @@ log = structlog.get_logger("glint.notifier")
 MAX_BACKOFF = 30.0
 LEASE = "notifier"
 PRUNE_EVERY = 60.0
+# After a batch that emptied the outbox, the next poll waits this long (at most the idle interval) for
+# more events: under a steady stream of requests, polling again at once relayed one or two events per
+# batch, each batch a query, a transaction and a commit (PostgreSQL + Redis, 1000 creates at 352/s: 211
+# batches, most of one or two events, 1.03 ms of the notifier's CPU per event).
+GATHER_S = 0.05
 
 
 def make_publisher(settings: Settings) -> KombuNotificationPublisher:
@@ -95,6 +100,8 @@ def run_notifier(services: Services, stop: threading.Event) -> None:
             backoff = idle
             if relayed == 0:
                 stop.wait(idle)
+            elif relayed < options.batch_size:  # the outbox is empty for now: let the next batch gather
+                stop.wait(min(GATHER_S, idle))
     finally:
         publisher.close()
         try:
