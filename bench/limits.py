@@ -75,6 +75,8 @@ class LoopbackFile:
         with open(self.path, "wb") as handle:
             for _ in range(self.size // CHUNK):
                 handle.write(os.urandom(CHUNK))
+            handle.flush()
+            os.fsync(handle.fileno())  # written back now, not while the downloads beside it are timed
         self._listener = socket.create_server(("127.0.0.1", 0))
         return self
 
