@@ -109,10 +109,14 @@ def _visibility_scope(scope: _Scope) -> Iterable[ColumnElement[bool]]:
     """Glance's ``_select_images_query``: which rows a caller may list."""
     project = bindparam("project", type_=images.c.owner.type)
     member = image_members.c.member.is_(None) if scope.no_project else image_members.c.member == project
-    member_rows = select(image_members.c.id).where(image_members.c.image_id == images.c.id, member)
+    # The images shared with the caller, as a list of ids the database finds from the caller's side (the
+    # (member, status) index): a test per image (EXISTS) ran for every shared image in the table, which is
+    # every image created with Glance's default visibility (a member's page of 25 among 10,000 images of
+    # 200 projects: 3.4 ms on SQLite, either way SQLite read the table).
+    shared_with_caller = select(image_members.c.image_id).where(member)
     if not scope.any_member_status:
-        member_rows = member_rows.where(image_members.c.status == bindparam("member_status"))
-    shared_as_member = and_(images.c.visibility == "shared", exists(member_rows))
+        shared_with_caller = shared_with_caller.where(image_members.c.status == bindparam("member_status"))
+    shared_as_member = and_(images.c.visibility == "shared", images.c.id.in_(shared_with_caller))
     owned = images.c.owner.is_(None) if scope.no_project else images.c.owner == project
 
     if scope.visibility not in (None, "all"):
