@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from shared.domain.errors import Unavailable
+from shared.persistence.sqlite_statistics import SqliteStatistics
 from shared.persistence.uow import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -119,10 +120,15 @@ class WriterGate:
         self._fd: int | None = None
         self._fd_pid = 0
 
+    @property
+    def held_here(self) -> bool:
+        """True while this thread holds the gate (inside a write transaction)."""
+        return getattr(self._inside, "held", False)
+
     @contextmanager
     def held(self) -> Iterator[None]:
         """Hold the gate for the duration of the block."""
-        if getattr(self._inside, "held", False):
+        if self.held_here:
             yield
             return
         if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
@@ -174,6 +180,7 @@ class Database:
         postgres = self.engine.dialect.name == "postgresql"
         self.read_engine = make_engine(url, autocommit=True) if postgres else self.engine
         self.writer_gate = WriterGate(_gate_path(url)) if self.is_sqlite else None
+        self.statistics = SqliteStatistics(self.engine, lambda: self._gate(True)) if self.is_sqlite else None
 
     @contextmanager
     def transaction(self, *, write: bool = True, request_id: str | None = None) -> Iterator[UnitOfWork]:
@@ -202,6 +209,8 @@ class Database:
                 raise Unavailable(f"database connection lost: {_short(exc)}") from exc
             raise
         uow.run_after_commit()
+        if write and self.statistics is not None and not self.writer_gate.held_here:  # not inside another write
+            self.statistics.written()
 
     def _gate(self, write: bool) -> AbstractContextManager[None]:
         return self.writer_gate.held() if write and self.writer_gate is not None else nullcontext()

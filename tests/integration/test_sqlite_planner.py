@@ -1,0 +1,65 @@
+"""SQLite's query plans for image lists: statistics kept current as images are written, shares found by member."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+from shared.domain.clock import utcnow
+from shared.domain.image import Image
+from shared.domain.queries import ImageQuery
+from shared.persistence.database import Database
+from shared.persistence.image_lists import list_statement
+from shared.persistence.sqlite_statistics import ANALYZE_EVERY, SqliteStatistics
+
+
+def plan_of(db: Database, query: ImageQuery) -> str:
+    """SQLite's EXPLAIN QUERY PLAN for the statement behind ``query``, one step per line."""
+    stmt, params = list_statement(query)
+    compiled = stmt.compile(dialect=db.engine.dialect)
+    values = compiled.construct_params(params)
+    with db.engine.connect() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()
+        rows = cursor.execute("EXPLAIN QUERY PLAN " + str(compiled), [values[key] for key in compiled.positiontup])
+        return "\n".join(str(row[-1]) for row in rows)
+
+
+def add_images(db: Database, count: int, owner: str = "p1") -> None:
+    for _ in range(count):  # a write transaction each, as the API makes them
+        now = utcnow()
+        with db.transaction() as uow:
+            uow.images.add(Image(id=str(uuid.uuid4()), owner=owner, created_at=now, updated_at=now))
+
+
+def test_statistics_follow_the_writes_and_a_members_page_walks_the_newest_first_index(sqlite_db: Database) -> None:
+    add_images(sqlite_db, ANALYZE_EVERY)
+    with sqlite_db.engine.connect() as conn:
+        analyzed = {row[0] for row in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
+    assert "images" in analyzed
+    # a project that owns the images: read newest first and stop at the page, not gather every match and sort
+    plan = plan_of(sqlite_db, ImageQuery(project_id="p1", is_admin=False, limit=25))
+    assert "ix_images_created_at_id" in plan and "TEMP B-TREE" not in plan, plan
+    with sqlite_db.transaction(write=False) as uow:
+        assert len(uow.images.list(ImageQuery(project_id="p1", is_admin=False, limit=25), None)) == 25
+
+
+def test_images_shared_with_a_member_are_found_from_its_memberships(sqlite_db: Database) -> None:
+    plan = plan_of(sqlite_db, ImageQuery(project_id="p2", is_admin=False, limit=25))
+    assert "ix_image_members_member_status" in plan, plan  # not one membership lookup per shared image
+
+
+def test_a_failed_refresh_is_logged_and_the_writes_go_on(sqlite_db: Database) -> None:
+    @contextmanager
+    def broken_gate() -> Any:
+        raise OSError("read-only file system")
+        yield  # pragma: no cover
+
+    statistics = SqliteStatistics(sqlite_db.engine, broken_gate, every=2)
+    with structlog.testing.capture_logs() as logs:
+        statistics.written()
+        statistics.written()  # the second write: its turn to refresh, which fails
+    assert [entry["event"] for entry in logs] == ["sqlite_analyze_failed"]
+    assert "read-only" in logs[0]["error"]
