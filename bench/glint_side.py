@@ -27,6 +27,7 @@ from bench.limits import LoopbackFile, disk_write_rate, hash_limit
 
 HEADERS = {"X-Identity-Status": "Confirmed", "X-User-Id": "bench", "X-Project-Id": "bench",
            "X-Roles": "admin,member,reader", "Accept": "application/json"}  # fmt: skip
+MEMBER = {**HEADERS, "X-Roles": "member,reader"}  # a user of the project that owns the images, not an admin
 MiB = 1024 * 1024
 CHECKOUT = Path(__file__).resolve().parent.parent
 SERVICES = (b"api", b"worker", b"notifier", b"scrubber")  # as named on their command lines
@@ -193,15 +194,16 @@ class Calls:
 
     IDLE_S = 1.0  # a connection idle longer than this is reopened: servers close idle ones (gunicorn after 5 s)
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] = HEADERS) -> None:
         parts = urlsplit(url)
         self._conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
         self._used = time.monotonic()
+        self._headers = headers
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
         if time.monotonic() - self._used > self.IDLE_S:
             self._conn.close()  # the next request connects again (never in a timed loop of calls)
-        headers = dict(HEADERS)
+        headers = dict(self._headers)
         data = None
         if body is not None:
             data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
@@ -217,7 +219,8 @@ class Calls:
 
 
 def metadata_workloads(glint: Glint | Remote, creates: int, images: int) -> dict[str, Any]:
-    """Creates (sequential and 8 clients), show, list at 25 and 1000 with ``images`` in the database, deletes."""
+    """Creates (sequential and 8 clients), show, list at 25 and 1000 with ``images`` in the database (as an admin,
+    then as a member of the project that owns them), deletes."""
     calls = Calls(glint.url)
     started = time.perf_counter()
     ids = [calls.create()[0] for _ in range(creates)]
@@ -237,23 +240,27 @@ def metadata_workloads(glint: Glint | Remote, creates: int, images: int) -> dict
         with ThreadPoolExecutor(8) as pool:
             codes += [code for chunk in pool.map(client, [remaining // 8 + 1] * 8) for code in chunk]
 
-    def median_ms(path: str, times: int) -> float:
+    def median_ms(path: str, times: int, client: Calls = calls) -> float:
         samples = []
         for _ in range(times):
             begun = time.perf_counter()
-            assert calls.call("GET", path)[0] == 200
+            assert client.call("GET", path)[0] == 200
             samples.append((time.perf_counter() - begun) * 1000)
         return statistics.median(samples)
 
     show = median_ms(f"/v2/images/{ids[0]}", 200)
     list25 = median_ms("/v2/images?limit=25", 100)
     list1000 = median_ms("/v2/images?limit=1000", 20)
+    member = Calls(glint.url, MEMBER)  # sees the same images through the visibility rules an admin skips
+    member25 = median_ms("/v2/images?limit=25", 100, member)
+    member1000 = median_ms("/v2/images?limit=1000", 20, member)
     started = time.perf_counter()
     for image_id in ids:
         assert calls.call("DELETE", f"/v2/images/{image_id}")[0] == 204
     deletes = len(ids) / (time.perf_counter() - started)
     return {"create_sequential_per_s": sequential, "create_8_clients_per_s": concurrent,
             "create_8_clients_errors": errors, "show_ms": show, "list_25_ms": list25, "list_1000_ms": list1000,
+            "list_25_member_ms": member25, "list_1000_member_ms": member1000,
             "images_in_database": len(ids) + len(codes), "delete_sequential_per_s": deletes}  # fmt: skip
 
 

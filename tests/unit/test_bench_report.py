@@ -62,3 +62,11 @@ def test_memory_is_shown_before_the_uploads_and_at_its_peak_for_each_service_tha
     line = next(line for line in markdown.splitlines() if line.startswith("Resident memory"))
     assert "embedded: api 270 → 282 MiB, worker 98 → 99 MiB. " in line
     assert "glance:" not in line.split("Images in the database")[0]
+
+
+def test_member_lists_are_shown_when_the_run_measured_them() -> None:
+    measured = table({"limits": LIMITS, "runs": {"embedded": a_run(list_25_member_ms=1.6, list_1000_member_ms=30.0)}})
+    assert rows_of(measured)["list ?limit=25, as a member"][0] == "1.6 ms"
+    assert rows_of(measured)["list ?limit=1000, as a member"][0] == "30.0 ms"
+    earlier = table({"limits": LIMITS, "runs": {"embedded": a_run()}})  # a report from before they were
+    assert "list ?limit=25, as a member" not in rows_of(earlier)
