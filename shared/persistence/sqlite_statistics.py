@@ -24,11 +24,13 @@ from sqlalchemy.engine import Engine
 log = structlog.get_logger(__name__)
 
 ANALYZE_EVERY = 500  # write transactions of one process between two refreshes
+FIRST = 64  # and while the data is young, after 64, 128, 256 ... of them (a page's plan turns early)
 ANALYSIS_LIMIT = 1000  # rows sampled per index: a few milliseconds whatever the size of the database
 
 
 class SqliteStatistics:
-    """Refreshes the statistics after every ``every`` write transactions committed by this process.
+    """Refreshes the statistics after every ``every`` write transactions committed by this process, and
+    after the 64th, 128th, 256th ... (the powers of two from ``FIRST``), so that a young database has them early.
 
     ``gate`` is the writer gate: ``ANALYZE`` writes its results to the database like any writer.
     """
@@ -44,7 +46,9 @@ class SqliteStatistics:
 
     def written(self) -> None:
         """Count one committed write transaction; refresh the statistics when their turn has come."""
-        if next(self._writes) % self._every == 0 and self._running.acquire(blocking=False):
+        count = next(self._writes)
+        due = count % self._every == 0 or (count >= FIRST and count & (count - 1) == 0)
+        if due and self._running.acquire(blocking=False):
             try:
                 self.refresh()
             finally:

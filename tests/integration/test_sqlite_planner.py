@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import structlog
@@ -63,3 +63,17 @@ def test_a_failed_refresh_is_logged_and_the_writes_go_on(sqlite_db: Database) ->
         statistics.written()  # the second write: its turn to refresh, which fails
     assert [entry["event"] for entry in logs] == ["sqlite_analyze_failed"]
     assert "read-only" in logs[0]["error"]
+
+
+def test_refreshes_come_early_while_the_data_is_young_then_at_a_steady_pace(sqlite_db: Database) -> None:
+    writes, refreshed = [0], []
+
+    class Counted(SqliteStatistics):
+        def refresh(self) -> None:
+            refreshed.append(writes[0])
+
+    statistics = Counted(sqlite_db.engine, nullcontext, every=500)
+    while writes[0] < 1100:
+        writes[0] += 1
+        statistics.written()
+    assert refreshed == [64, 128, 256, 500, 512, 1000, 1024]
