@@ -83,13 +83,17 @@ _CHILDREN_OF_MANY = _children_of(many=True)
 def _image_with_children() -> Any:
     """The image whose id is the ``id`` parameter and its children in one query: a row per child (one with
     NULL child columns when it has none), each the image's columns then a row of :func:`_children_of`.
-    Loading an image is one round trip to the database, not two (shows, and every write of one image)."""
+    Reading an image is one round trip to the database, not two, and sees the image and its children as of
+    one moment."""
     children = _CHILDREN_OF_ONE.subquery("children")
     return select(images, *children.c).outerjoin(children, true()).where(images.c.id == bindparam("id"))
 
 
 _IMAGE_WITH_CHILDREN = _image_with_children()
-_IMAGE_WITH_CHILDREN_LOCKED = _IMAGE_WITH_CHILDREN.with_for_update(of=images)  # the image row, not its children
+# A load that locks the row reads it first and its children after, in a statement of their own: one statement
+# that waits for the lock goes on with the snapshot it started with, and would return the children as they
+# were before the transaction that held the lock changed them (PostgreSQL re-reads only the locked row).
+_IMAGE_BY_ID_LOCKED = select(images).where(images.c.id == bindparam("id")).with_for_update()
 
 
 @dataclass
@@ -116,8 +120,10 @@ class ImageRepository:
         ``for_update`` locks the row until the transaction ends (PostgreSQL,
         MySQL); SQLite's write transactions already hold the database lock.
         """
-        stmt = _IMAGE_WITH_CHILDREN_LOCKED if for_update and self.lock_rows else _IMAGE_WITH_CHILDREN
-        rows = self.conn.execute(stmt, {"id": image_id}).all()
+        if for_update and self.lock_rows:
+            row = self.conn.execute(_IMAGE_BY_ID_LOCKED, {"id": image_id}).first()
+            return None if row is None else self._hydrate([row])[0]
+        rows = self.conn.execute(_IMAGE_WITH_CHILDREN, {"id": image_id}).all()
         if not rows:
             return None
         width = len(_IMAGE_FIELDS)
