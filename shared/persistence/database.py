@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from shared.domain.errors import Unavailable
-from shared.persistence.sqlite_statistics import SqliteStatistics
+from shared.persistence.planner_statistics import PlannerStatistics
 from shared.persistence.uow import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -180,7 +180,7 @@ class Database:
         postgres = self.engine.dialect.name == "postgresql"
         self.read_engine = make_engine(url, autocommit=True) if postgres else self.engine
         self.writer_gate = WriterGate(_gate_path(url)) if self.is_sqlite else None
-        self.statistics = SqliteStatistics(self.engine, lambda: self._gate(True)) if self.is_sqlite else None
+        self.statistics = PlannerStatistics.for_engine(self.engine, lambda: self._gate(True))
 
     @contextmanager
     def transaction(self, *, write: bool = True, request_id: str | None = None) -> Iterator[UnitOfWork]:
@@ -209,7 +209,7 @@ class Database:
                 raise Unavailable(f"database connection lost: {_short(exc)}") from exc
             raise
         uow.run_after_commit()
-        if write and self.statistics is not None and not self.writer_gate.held_here:  # not inside another write
+        if write and not (self.writer_gate is not None and self.writer_gate.held_here):  # not inside another write
             self.statistics.written()
 
     def _gate(self, write: bool) -> AbstractContextManager[None]:

@@ -1,4 +1,4 @@
-"""SQLite's query plans for image lists: statistics kept current as images are written, shares found by member."""
+"""Query plans for image lists: planner statistics kept current as images are written, shares found by member."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from shared.domain.image import Image
 from shared.domain.queries import ImageQuery
 from shared.persistence.database import Database
 from shared.persistence.image_lists import list_statement
-from shared.persistence.sqlite_statistics import ANALYZE_EVERY, SqliteStatistics
+from shared.persistence.planner_statistics import FIRST, SQLITE_EVERY, PlannerStatistics
 
 
 def plan_of(db: Database, query: ImageQuery) -> str:
@@ -35,7 +35,7 @@ def add_images(db: Database, count: int, owner: str = "p1") -> None:
 
 
 def test_statistics_follow_the_writes_and_a_members_page_walks_the_newest_first_index(sqlite_db: Database) -> None:
-    add_images(sqlite_db, ANALYZE_EVERY)
+    add_images(sqlite_db, SQLITE_EVERY)
     with sqlite_db.engine.connect() as conn:
         analyzed = {row[0] for row in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
     assert "images" in analyzed
@@ -44,6 +44,18 @@ def test_statistics_follow_the_writes_and_a_members_page_walks_the_newest_first_
     assert "ix_images_created_at_id" in plan and "TEMP B-TREE" not in plan, plan
     with sqlite_db.transaction(write=False) as uow:
         assert len(uow.images.list(ImageQuery(project_id="p1", is_admin=False, limit=25), None)) == 25
+
+
+def test_postgresql_statistics_are_refreshed_while_the_database_is_young(postgres_db: Database) -> None:
+    def analyzed() -> bool:
+        with postgres_db.engine.connect() as conn:
+            found = conn.exec_driver_sql("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'images'")
+            return found.scalar() is not None  # a manual ANALYZE; autovacuum's are last_autoanalyze
+
+    add_images(postgres_db, FIRST - 1)
+    assert not analyzed()
+    add_images(postgres_db, 1)
+    assert analyzed()
 
 
 def test_images_shared_with_a_member_are_found_from_its_memberships(sqlite_db: Database) -> None:
@@ -57,23 +69,25 @@ def test_a_failed_refresh_is_logged_and_the_writes_go_on(sqlite_db: Database) ->
         raise OSError("read-only file system")
         yield  # pragma: no cover
 
-    statistics = SqliteStatistics(sqlite_db.engine, broken_gate, every=2)
+    statistics = PlannerStatistics(sqlite_db.engine, broken_gate, every=2)
     with structlog.testing.capture_logs() as logs:
         statistics.written()
         statistics.written()  # the second write: its turn to refresh, which fails
-    assert [entry["event"] for entry in logs] == ["sqlite_analyze_failed"]
+    assert [entry["event"] for entry in logs] == ["analyze_failed"]
     assert "read-only" in logs[0]["error"]
 
 
 def test_refreshes_come_early_while_the_data_is_young_then_at_a_steady_pace(sqlite_db: Database) -> None:
     writes, refreshed = [0], []
 
-    class Counted(SqliteStatistics):
+    class Counted(PlannerStatistics):
         def refresh(self) -> None:
             refreshed.append(writes[0])
 
-    statistics = Counted(sqlite_db.engine, nullcontext, every=500)
-    while writes[0] < 1100:
-        writes[0] += 1
-        statistics.written()
-    assert refreshed == [64, 128, 256, 500, 512, 1000, 1024]
+    for every, expected in ((500, [64, 128, 256, 500, 512, 1000, 1024]), (None, [64, 128, 256, 512, 1024])):
+        writes[0], refreshed[:] = 0, []
+        statistics = Counted(sqlite_db.engine, nullcontext, every=every)
+        while writes[0] < 1100:
+            writes[0] += 1
+            statistics.written()
+        assert refreshed == expected, every
