@@ -55,6 +55,16 @@ def disk_write_rate(folder: Path, size: int, tries: int = 3) -> float:
     return max(rates)
 
 
+def random_file(path: Path, size: int, *, fsync: bool = False) -> None:
+    """A new file of ``size`` random bytes (whole MiBs) at ``path``; on the disk before returning with ``fsync``."""
+    with open(path, "wb") as handle:
+        for _ in range(size // CHUNK):
+            handle.write(os.urandom(CHUNK))
+        if fsync:
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
 def loopback_http_rate(folder: Path, size: int) -> float:
     """MiB/s of a plain HTTP download of a ``size``-byte file over loopback, the median of three transfers
     (see :class:`LoopbackFile`)."""
@@ -72,11 +82,7 @@ class LoopbackFile:
         self._listener: socket.socket | None = None
 
     def __enter__(self) -> LoopbackFile:
-        with open(self.path, "wb") as handle:
-            for _ in range(self.size // CHUNK):
-                handle.write(os.urandom(CHUNK))
-            handle.flush()
-            os.fsync(handle.fileno())  # written back now, not while the downloads beside it are timed
+        random_file(self.path, self.size, fsync=True)  # written back now, not while the downloads beside it are timed
         self._listener = socket.create_server(("127.0.0.1", 0))
         return self
 
@@ -115,9 +121,7 @@ def serve_file(size: int) -> Iterator[str]:
     """A URL on a local web server (127.0.0.1, a thread) for a file of ``size`` random bytes: the
     web-download source."""
     folder = Path(tempfile.mkdtemp(prefix="glint-bench-web-"))
-    with open(folder / "image.raw", "wb") as handle:
-        for _ in range(size // CHUNK):
-            handle.write(os.urandom(CHUNK))
+    random_file(folder / "image.raw", size)
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
