@@ -56,9 +56,31 @@ images = Table(
     Column("version", Integer, nullable=False),
     Index("ix_images_created_at_id", "created_at", "id"),
     Index("ix_images_owner", "owner"),
-    Index("ix_images_status", "status"),
     Index("ix_images_visibility", "visibility"),
+    # Filters with no sort key behind them (``virtual_size_min``, ``checksum=``, ``os_hash_value=``). Not
+    # ``protected``, ``min_disk``, ``min_ram``: two-valued or nearly (0 on most images), no plan would read one.
+    *(Index(f"ix_images_{key}", key) for key in ("virtual_size", "checksum", "os_hash_value")),
 )
+
+# Every sort key but created_at and id leads an index ``(key, created_at, id)``: a list sorted by ``key`` is
+# ordered by Glance's tie-breakers after it, all in the first key's direction unless the caller gives more, so
+# the index is read forwards for asc and backwards for desc, and stops at the page. It serves ``key=`` and
+# ranges too. Lists order NULLs as the smallest value (Glance's); SQLite's indexes do so already, PostgreSQL's
+# are told to (``NULLS FIRST``) so that ``ASC NULLS FIRST`` and ``DESC NULLS LAST`` are a scan, not a sort.
+SORT_INDEXED = ("name", "status", "container_format", "disk_format", "size", "updated_at")
+
+
+def _index_sorted_by(key: str) -> None:
+    column, name = images.c[key], f"ix_images_{key}_created_at_id"
+    if not column.nullable:
+        Index(name, column, images.c.created_at, images.c.id)
+        return
+    Index(name, column.asc().nulls_first(), images.c.created_at, images.c.id).ddl_if(dialect="postgresql")
+    Index(name, column, images.c.created_at, images.c.id).ddl_if(dialect="sqlite")
+
+
+for _key in SORT_INDEXED:
+    _index_sorted_by(_key)
 
 image_properties = Table(
     "image_properties",

@@ -284,28 +284,6 @@ def test_keyset_paging_over_many_rows(any_db: Database) -> None:
         assert len(seen) == 120 and len({image.id for image in seen}) == 120, sort
 
 
-def test_the_default_first_page_can_be_read_from_the_index(postgres_db: Database) -> None:
-    """``created_at DESC, id DESC`` is a backward scan of ``ix_images_created_at_id``: no sort of the table.
-    (Ordered ``DESC NULLS LAST`` it could not be, and every first page sorted every visible image.)"""
-    captured: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT IMAGES.ID") and not captured:
-            captured.append((statement, parameters))
-
-    event.listen(postgres_db.read_engine, "before_cursor_execute", capture)
-    try:
-        with postgres_db.transaction(write=False) as uow:
-            uow.images.list(ImageQuery(project_id="p1", is_admin=True, limit=25), None)
-    finally:
-        event.remove(postgres_db.read_engine, "before_cursor_execute", capture)
-    [(statement, parameters)] = captured
-    with postgres_db.engine.connect() as conn:
-        conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: make the planner show what it can do
-        plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
-    assert "ix_images_created_at_id" in plan and "Sort" not in plan, plan
-
-
 def test_job_claim_is_exclusive(any_db: Database) -> None:
     job = Job(kind=JobKind.UPLOAD, image_id="i", status=JobStatus.QUEUED, created_at=utcnow())
     with any_db.transaction() as uow:
