@@ -78,6 +78,7 @@ def _children_of(*, many: bool) -> Any:
 
 _CHILDREN_OF_ONE = _children_of(many=False)
 _CHILDREN_OF_MANY = _children_of(many=True)
+_CHILD_WIDTH = len(_CHILDREN_OF_ONE.selected_columns)
 
 
 def _image_with_children() -> Any:
@@ -89,11 +90,25 @@ def _image_with_children() -> Any:
     return select(images, *children.c).outerjoin(children, true()).where(images.c.id == bindparam("id"))
 
 
+def _locked_image_with_children() -> Any:
+    """:func:`_image_with_children` locking the image's row, and last the row's ``version`` as of the moment
+    the statement began. A statement that waits for the lock goes on with the snapshot it started with:
+    PostgreSQL re-reads the locked row once the holder commits, not the children joined to it, which come as
+    they were before the holder changed them. Every change to the children saves the row (a new ``version``),
+    so the two versions differ exactly when the children may be stale; then they are read again."""
+    children = _CHILDREN_OF_ONE.subquery("children")
+    as_begun = images.alias("as_begun")
+    version_as_begun = select(as_begun.c.version).where(as_begun.c.id == bindparam("id")).scalar_subquery()
+    return (
+        select(images, *children.c, version_as_begun)
+        .outerjoin(children, true())
+        .where(images.c.id == bindparam("id"))
+        .with_for_update(of=images)
+    )
+
+
 _IMAGE_WITH_CHILDREN = _image_with_children()
-# A load that locks the row reads it first and its children after, in a statement of their own: one statement
-# that waits for the lock goes on with the snapshot it started with, and would return the children as they
-# were before the transaction that held the lock changed them (PostgreSQL re-reads only the locked row).
-_IMAGE_BY_ID_LOCKED = select(images).where(images.c.id == bindparam("id")).with_for_update()
+_IMAGE_WITH_CHILDREN_LOCKED = _locked_image_with_children()
 
 
 @dataclass
@@ -120,14 +135,16 @@ class ImageRepository:
         ``for_update`` locks the row until the transaction ends (PostgreSQL,
         MySQL); SQLite's write transactions already hold the database lock.
         """
-        if for_update and self.lock_rows:
-            row = self.conn.execute(_IMAGE_BY_ID_LOCKED, {"id": image_id}).first()
-            return None if row is None else self._hydrate([row])[0]
-        rows = self.conn.execute(_IMAGE_WITH_CHILDREN, {"id": image_id}).all()
+        locking = for_update and self.lock_rows
+        rows = self.conn.execute(
+            _IMAGE_WITH_CHILDREN_LOCKED if locking else _IMAGE_WITH_CHILDREN, {"id": image_id}
+        ).all()
         if not rows:
             return None
-        width = len(_IMAGE_FIELDS)
-        children = [row[width:] for row in rows if row[width] is not None]  # kind is NULL only with no child
+        if locking and rows[0][-1] != rows[0].version:  # changed since the statement began: reread
+            return self._hydrate(rows[:1])[0]
+        width, end = len(_IMAGE_FIELDS), len(_IMAGE_FIELDS) + _CHILD_WIDTH
+        children = [row[width:end] for row in rows if row[width] is not None]  # kind is NULL only with no child
         return self._build(rows[:1], children)[0]
 
     def member_status(self, image_id: str, project_id: str | None) -> str | None:
