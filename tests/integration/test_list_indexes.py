@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import nulls_first_op
@@ -18,6 +19,7 @@ from services.api.listing import IN_FILTERS, RANGED
 from shared.domain.clock import utcnow
 from shared.domain.queries import SORT_KEYS, AttributeFilter, ImageQuery, with_tiebreakers
 from shared.persistence.database import Database
+from shared.persistence.schema import _config, head_revision, upgrade
 from shared.persistence.tables import images, metadata
 
 # Two-valued, or nearly (min_disk, min_ram are 0 on most images): no plan would read an index on them.
@@ -78,6 +80,18 @@ def test_the_migrations_build_the_indexes_the_tables_declare(any_db: Database) -
     assert migrated_indexes(any_db) == declared_indexes(dialect)
     if dialect == "postgresql":  # lists order NULLs first: an index that does not cannot give their order
         assert migrated_indexes(any_db)["ix_images_name_created_at_id"][1] == {"name"}
+
+
+def test_the_indexes_come_and_go_with_their_migration(any_db: Database) -> None:
+    before = migrated_indexes(any_db)
+    config = _config()
+    with any_db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    downgraded = migrated_indexes(any_db)
+    assert "ix_images_status" in downgraded and "ix_images_name_created_at_id" not in downgraded
+    assert upgrade(any_db.engine) == ("0004", head_revision())
+    assert migrated_indexes(any_db) == before
 
 
 def fill(db: Database, count: int) -> list[dict[str, Any]]:
