@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
 
 from services.worker.tasks import WorkerRuntime, register_tasks
@@ -34,6 +36,8 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int) -> None:
             "--pool", "threads",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--loglevel", settings.logging.level,
-            "--hostname", f"glint-{'+'.join(queues)}@%h",
+            # A node name of this process's own: on RabbitMQ a worker's remote-control queue is exclusive to its
+            # node name, and a second worker of the same queues on the host was refused it and exited.
+            "--hostname", f"glint-{'+'.join(queues)}-{os.getpid()}@%h",
         ]
     )  # fmt: skip
