@@ -4,14 +4,12 @@ declare, and a sorted or filtered page is read from its index instead of sorting
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import insert, inspect
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import nulls_first_op
 
@@ -21,19 +19,26 @@ from shared.domain.queries import SORT_KEYS, AttributeFilter, ImageQuery, with_t
 from shared.persistence.database import Database
 from shared.persistence.schema import _config, head_revision, upgrade
 from shared.persistence.tables import images, metadata
+from tests.integration.plans import plan
 
 # Two-valued, or nearly (min_disk, min_ram are 0 on most images): no plan would read an index on them.
 UNINDEXED_FILTERS = {"protected", "min_disk", "min_ram"}
 IMAGES = 3000
 
 
+def _column_of(expression: Any) -> tuple[Any, bool]:
+    """The column an index expression orders by, and whether it puts NULLs first (NULLS FIRST around ASC
+    around the column)."""
+    nulls = False
+    while isinstance(expression, UnaryExpression):
+        nulls, expression = nulls or expression.modifier is nulls_first_op, expression.element
+    return expression, nulls
+
+
 def leading_columns() -> set[str]:
     firsts = {images.primary_key.columns.values()[0].name}
     for index in images.indexes:
-        first = index.expressions[0]
-        while isinstance(first, UnaryExpression):
-            first = first.element
-        firsts.add(first.name)
+        firsts.add(_column_of(index.expressions[0])[0].name)
     return firsts
 
 
@@ -46,9 +51,7 @@ def declared_indexes(dialect: str) -> dict[str, tuple[list[str], set[str]]]:
                 continue
             columns, nulls_first = [], set()
             for expression in index.expressions:
-                column, nulls = expression, False
-                while isinstance(column, UnaryExpression):  # NULLS FIRST around ASC around the column
-                    nulls, column = nulls or column.modifier is nulls_first_op, column.element
+                column, nulls = _column_of(expression)
                 columns.append(column.name)
                 if nulls:
                     nulls_first.add(column.name)
@@ -112,31 +115,6 @@ def fill(db: Database, count: int) -> list[dict[str, Any]]:
         conn.execute(insert(images), rows)
         conn.exec_driver_sql("ANALYZE")
     return rows
-
-
-@contextmanager
-def list_statement_sent(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    """The SELECT behind the first page listed in the block, as sent, with its parameters."""
-    sent: list[tuple[str, Any]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT IMAGES.ID") and not sent:
-            sent.append((statement, parameters))
-
-    event.listen(db.read_engine, "before_cursor_execute", capture)
-    try:
-        yield sent
-    finally:
-        event.remove(db.read_engine, "before_cursor_execute", capture)
-
-
-def plan(db: Database, query: ImageQuery) -> str:
-    with list_statement_sent(db) as sent, db.transaction(write=False) as uow:
-        uow.images.list(query, None)
-    [(statement, parameters)] = sent
-    explain = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN "
-    with db.engine.connect() as conn:
-        return "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters))
 
 
 def sorted_by(key: str, direction: str) -> dict[str, Any]:

@@ -12,19 +12,8 @@ from shared.domain.clock import utcnow
 from shared.domain.image import Image
 from shared.domain.queries import ImageQuery
 from shared.persistence.database import Database
-from shared.persistence.image_lists import list_statement
 from shared.persistence.planner_statistics import FIRST, SQLITE_EVERY, PlannerStatistics
-
-
-def plan_of(db: Database, query: ImageQuery) -> str:
-    """SQLite's EXPLAIN QUERY PLAN for the statement behind ``query``, one step per line."""
-    stmt, params = list_statement(query)
-    compiled = stmt.compile(dialect=db.engine.dialect)
-    values = compiled.construct_params(params)
-    with db.engine.connect() as conn:
-        cursor = conn.connection.dbapi_connection.cursor()
-        rows = cursor.execute("EXPLAIN QUERY PLAN " + str(compiled), [values[key] for key in compiled.positiontup])
-        return "\n".join(str(row[-1]) for row in rows)
+from tests.integration.plans import plan
 
 
 def add_images(db: Database, count: int, owner: str = "p1") -> None:
@@ -40,8 +29,8 @@ def test_statistics_follow_the_writes_and_a_members_page_walks_the_newest_first_
         analyzed = {row[0] for row in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
     assert "images" in analyzed
     # a project that owns the images: read newest first and stop at the page, not gather every match and sort
-    plan = plan_of(sqlite_db, ImageQuery(project_id="p1", is_admin=False, limit=25))
-    assert "ix_images_created_at_id" in plan and "TEMP B-TREE" not in plan, plan
+    shown = plan(sqlite_db, ImageQuery(project_id="p1", is_admin=False, limit=25))
+    assert "ix_images_created_at_id" in shown and "TEMP B-TREE" not in shown, shown
     with sqlite_db.transaction(write=False) as uow:
         assert len(uow.images.list(ImageQuery(project_id="p1", is_admin=False, limit=25), None)) == 25
 
@@ -59,8 +48,8 @@ def test_postgresql_statistics_are_refreshed_while_the_database_is_young(postgre
 
 
 def test_images_shared_with_a_member_are_found_from_its_memberships(sqlite_db: Database) -> None:
-    plan = plan_of(sqlite_db, ImageQuery(project_id="p2", is_admin=False, limit=25))
-    assert "ix_image_members_member_status" in plan, plan  # not one membership lookup per shared image
+    shown = plan(sqlite_db, ImageQuery(project_id="p2", is_admin=False, limit=25))
+    assert "ix_image_members_member_status" in shown, shown  # not one membership lookup per shared image
 
 
 def test_a_failed_refresh_is_logged_and_the_writes_go_on(sqlite_db: Database) -> None:
