@@ -88,7 +88,7 @@ def worker(ctx: click.Context, queues: str | None, concurrency: int | None) -> N
         raise click.BadParameter(
             f"unknown queue(s) {', '.join(unknown)}; choose from uploads, imports, deletes", param_hint="--queues"
         )
-    run_worker(settings, chosen, concurrency or settings.worker.concurrency)
+    sys.exit(run_worker(settings, chosen, concurrency or settings.worker.concurrency))
 
 
 @main.command()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import celeryd_init
+from celery.worker import WorkController
 
 from services.worker.tasks import WorkerRuntime, register_tasks
 from shared.bootstrap import bootstrap
@@ -20,14 +22,24 @@ def create_worker_app(settings: Settings, runtime: WorkerRuntime | None = None) 
     return app
 
 
-def run_worker(settings: Settings, queues: list[str], concurrency: int) -> None:
-    """Consume ``queues`` with ``concurrency`` threads until stopped (SIGTERM or SIGINT)."""
+def run_worker(settings: Settings, queues: list[str], concurrency: int) -> int:
+    """Consume ``queues`` with ``concurrency`` threads until stopped (SIGTERM or SIGINT); returns the exit code:
+    0 after a stop, non-zero after an error the worker cannot recover from (``Celery.worker_main`` drops it, so a
+    worker refused by its broker exited 0 and systemd's ``Restart=on-failure`` left it down; the worker instance
+    holds it, reached through the ``celeryd_init`` signal)."""
     runtime = WorkerRuntime(settings, bootstrap)
     app = create_worker_app(settings, runtime)
     # Built before the first message, not by the first job (threads, no fork): the database pool, the stores
     # and the dispatcher's loading. A 1 GiB upload's first job waited 32 ms from queued to running for them;
     # 0.2-3 ms now, as later jobs. Connects to nothing.
     runtime.services  # noqa: B018  (a property that builds them)
+    workers: list[WorkController] = []
+
+    def remember(sender: str, instance: WorkController, **_: object) -> None:
+        if instance.app is app:
+            workers.append(instance)
+
+    celeryd_init.connect(remember, weak=False)
     app.worker_main(
         [
             "worker",
@@ -41,3 +53,5 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int) -> None:
             "--hostname", f"glint-{'+'.join(queues)}-{os.getpid()}@%h",
         ]
     )  # fmt: skip
+    celeryd_init.disconnect(remember)
+    return (workers[0].exitcode or 0) if workers else 1
