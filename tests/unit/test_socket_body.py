@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import threading
+import time
 
 import pytest
 from gunicorn.config import Config
@@ -193,6 +195,81 @@ def test_a_client_gone_mid_chunk_is_a_disconnect_and_the_connection_is_not_reuse
     with pytest.raises(ClientDisconnected):
         reader.readinto(memoryview(bytearray(MiB)))
     assert wsgi_input.failed
+
+
+def test_what_the_application_left_of_a_chunked_body_is_drained_by_gunicorn_up_to_the_next_request(pair) -> None:
+    server, client = pair
+    body_bytes, next_request = os.urandom(300_000), b"GET /versions HTTP/1.1\r\nHost: x\r\n\r\n"
+    wsgi_input, unreader = chunked_body(server, client)
+    sender = send_later(client, chunked(body_bytes, 70_000, trailers=b"X-Trailer: 1\r\n") + next_request)
+    reader = ChunkedBody.of({"wsgi.input": wsgi_input})
+    assert reader is not None
+    assert reader.read(100_000) == body_bytes[:100_000]  # then the handler answers without reading on (a 413)
+    while wsgi_input.read(8192):  # what gunicorn does before reading the next request
+        pass
+    sender.join()
+    assert not wsgi_input.failed
+    assert unreader.read(len(next_request)) == next_request
+
+
+def test_a_chunked_body_arriving_a_piece_at_a_time_still_fills_the_whole_buffer(pair) -> None:
+    """Each piece arrives on its own, the reader waiting for it: chunks and size lines cut anywhere."""
+    server, client = pair
+    wsgi_input, _ = chunked_body(server, client)
+    pieces = [b"5\r\nhel", b"lo", b"\r\n5\r\n", b"wor", b"ld\r\n0\r\n", b"\r\n"]
+
+    def send() -> None:
+        for piece in pieces:
+            client.sendall(piece)
+            time.sleep(0.05)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    reader = ChunkedBody.of({"wsgi.input": wsgi_input})
+    assert reader is not None
+    buffer = memoryview(bytearray(10))
+    assert reader.readinto(buffer) == 10 and bytes(buffer) == b"helloworld"
+    assert reader.readinto(buffer) == 0
+    sender.join()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_chunked_body_of_any_chunk_sizes_cut_anywhere_reads_back_whole(pair, seed: int) -> None:
+    """Chunks of random sizes (extensions on some), sent in writes of random sizes, read into buffers of random
+    sizes: the body's bytes exactly, and the pipelined request after it left where gunicorn finds it."""
+    server, client = pair
+    rng = random.Random(seed)
+    body_bytes, next_request = rng.randbytes(rng.randrange(1, 2 * MiB)), b"GET /versions HTTP/1.1\r\nHost: x\r\n\r\n"
+    wire, at = b"", 0
+    while at < len(body_bytes):
+        size = rng.choice([1, 2, 9, 300, 4097, 65536, 70_001, 300_000])
+        piece, at = body_bytes[at : at + size], at + size
+        wire += b"%x%b\r\n%b\r\n" % (len(piece), rng.choice([b"", b";a=b", b" ;x"]), piece)
+    wire += b"0\r\n" + rng.choice([b"", b"X-Trailer: 1\r\n"]) + b"\r\n" + next_request
+    wsgi_input, unreader = chunked_body(server, client)
+
+    def send() -> None:
+        at = 0
+        while at < len(wire):
+            size = rng.choice([1, 7, 100, 8192, 65536, 1 << 20])
+            client.sendall(wire[at : at + size])
+            at += size
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    reader = ChunkedBody.of({"wsgi.input": wsgi_input})
+    assert reader is not None
+    got = bytearray()
+    while True:
+        buffer = memoryview(bytearray(random.Random(len(got)).choice([1, 1000, 65536, 4 * MiB])))
+        count = reader.readinto(buffer)
+        if not count:
+            break
+        assert count == len(buffer) or len(got) + count == len(body_bytes)  # whole buffers until the end
+        got += buffer[:count]
+    sender.join()
+    assert got == body_bytes
+    assert unreader.read(len(next_request)) == next_request
 
 
 def test_a_chunked_body_already_read_from_or_another_body_is_left_to_the_stream(pair) -> None:
