@@ -40,18 +40,20 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int) -> int:
             workers.append(instance)
 
     celeryd_init.connect(remember, weak=False)
-    app.worker_main(
-        [
-            "worker",
-            "--queues", ",".join(queue_name(settings, queue) for queue in queues),
-            "--concurrency", str(concurrency),
-            "--pool", "threads",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--loglevel", settings.logging.level,
-            # A node name of this process's own: on RabbitMQ a worker's remote-control queue is exclusive to its
-            # node name, and a second worker of the same queues on the host was refused it and exited.
-            "--hostname", f"glint-{'+'.join(queues)}-{os.getpid()}@%h",
-        ]
-    )  # fmt: skip
-    celeryd_init.disconnect(remember)
+    try:
+        app.worker_main(
+            [
+                "worker",
+                "--queues", ",".join(queue_name(settings, queue) for queue in queues),
+                "--concurrency", str(concurrency),
+                "--pool", "threads",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--loglevel", settings.logging.level,
+                # A node name of this process's own: on RabbitMQ a worker's remote-control queue is exclusive to its
+                # node name, and a second worker of the same queues on the host was refused it and exited.
+                "--hostname", f"glint-{'+'.join(queues)}-{os.getpid()}@%h",
+            ]
+        )  # fmt: skip
+    finally:
+        celeryd_init.disconnect(remember)
     return (workers[0].exitcode or 0) if workers else 1
