@@ -108,6 +108,16 @@ def test_configuration_errors_are_clear(tmp_path: Path) -> None:
     assert "Traceback" not in queues.stderr
 
 
+def _described(pid: int) -> str:
+    """A process's command line and state, for a failure message."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
+    except (OSError, StopIteration):
+        return "gone"
+    return f"{command.strip()} ({state})"
+
+
 def test_services_stop_when_glint_up_is_killed_outright(tmp_path: Path) -> None:
     process, lines, port = start_up(tmp_path)
     services: set[int] = set()
@@ -118,10 +128,14 @@ def test_services_stop_when_glint_up_is_killed_outright(tmp_path: Path) -> None:
         process.kill()  # SIGKILL: no chance to stop the services itself
         process.wait(10)
 
-        def all_gone() -> bool:
-            return not [pid for pid in services if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        def left() -> list[int]:
+            return [pid for pid in services if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
 
-        eventually(all_gone, 40, "every service gone after its supervisor")
+        try:
+            eventually(lambda: not left(), 40, "every service gone after its supervisor")
+        except AssertionError as exc:
+            running = {pid: _described(pid) for pid in left()}
+            raise AssertionError(f"{exc}; still running: {running}\nglint up said:\n{''.join(lines[-60:])}") from None
         with socket.socket() as sock:
             # the API's port is free again: nothing listens on it. SO_REUSEADDR, as any server sets it, because
             # the readiness check's connection may have left a TIME_WAIT entry on the port, which blocks a
