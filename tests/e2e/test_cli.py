@@ -112,10 +112,9 @@ def _described(pid: int) -> str:
     """A process's command line and state, for a failure message."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
-    except (OSError, StopIteration):
+    except OSError:
         return "gone"
-    return f"{command.strip()} ({state})"
+    return f"{command.strip()} (state {_state(pid)})"
 
 
 def test_services_stop_when_glint_up_is_killed_outright(tmp_path: Path) -> None:
@@ -151,8 +150,13 @@ def test_services_stop_when_glint_up_is_killed_outright(tmp_path: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _zombie(pid: int) -> bool:
+def _state(pid: int) -> str | None:
+    """The process's state letter (R, S, Z...), None once it is gone."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
-        return True
+        return None
+
+
+def _zombie(pid: int) -> bool:
+    return _state(pid) in (None, "Z")

@@ -42,9 +42,9 @@ def installed_by(distribution: str, extras: frozenset[str] = frozenset(), found:
     """``distribution`` and everything its requirements (with ``extras``) bring, as normalised names."""
     found = set() if found is None else found
     found.add(_normal(distribution))
+    wanted = {""} | set(extras)
     for line in metadata.requires(distribution) or []:
         requirement = Requirement(line)
-        wanted = {""} | set(extras)
         if requirement.marker and not any(requirement.marker.evaluate({"extra": extra}) for extra in wanted):
             continue
         if _normal(requirement.name) not in found:
