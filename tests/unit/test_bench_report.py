@@ -48,10 +48,23 @@ def test_downloads_are_shown_over_the_loopback_transfers_made_between_them() -> 
     assert rows["download ÷ loopback transfers between the downloads"][0] == "100% (loopback 2500–7500 MiB/s)"
 
 
+def test_the_first_download_after_the_upload_has_a_row_of_its_own_with_no_target() -> None:
+    glint = a_run(download_first_mib_s=480.0, download_runs_mib_s=[4000.0, 3000.0, 3300.0],
+                  download_loopback_limits_mib_s=[3000.0, 3300.0, 3600.0])  # fmt: skip
+    glance = a_run(download_first_mib_s=2900.5, download_runs_mib_s=[2800.0, 2700.0, 3000.0],
+                   download_loopback_limits_mib_s=[3000.0, 3300.0, 3600.0])  # fmt: skip
+    rows = rows_of(table({"limits": LIMITS, "runs": {"embedded": glint, "glance": glance}}))
+    assert rows["download, the first after its upload (timed apart)"] == [
+        "480.0 MiB/s", "2900.5 MiB/s", "", "none: glint's reads the disk"
+    ]  # fmt: skip
+    # the median of the three downloads after it, over the loopback transfers between them: 3300 / 3300
+    assert rows["download ÷ loopback transfers between the downloads"][0] == "100% (loopback 3000–3600 MiB/s)"
+
+
 def test_a_report_from_before_the_loopback_was_measured_beside_the_downloads_has_no_such_row() -> None:
     markdown = table({"limits": LIMITS, "runs": {"embedded": a_run(), "glance": a_run(upload_mib_s=150.0)}})
     rows = rows_of(markdown)
-    assert not [label for label in rows if label.startswith("download ÷")]
+    assert not [label for label in rows if label.startswith("download ÷") or label.startswith("download, the first")]
     assert rows["upload, PUT → active"][1] == "150.0 MiB/s (21%)"
 
 
