@@ -265,14 +265,19 @@ def metadata_workloads(glint: Glint | Remote, creates: int, images: int) -> dict
             "images_in_database": len(ids) + len(codes), "delete_sequential_per_s": deletes}  # fmt: skip
 
 
+# Downloads timed against loopback, each after a plain transfer. A GiB over loopback takes a fraction of a
+# second and single transfers move by half within a minute here (ten alternating ones: glint's 3103-6255 MiB/s,
+# plain 3003-4136), so the median of three could rest on one slow phase (a run's three of glint's 3015-3610
+# MiB/s against plain 3486-4207; ten of each minutes later, medians 4106 and 3305).
+DOWNLOADS = 5
 BESIDE_MIB = 256  # hashed (md5, sha512) and written with fsync before each upload: these rates move by the minute
 
 
 def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
     """Upload ``size`` bytes to three new images (PUT start → active, the median; memory sampled meanwhile),
     each after measuring the hash and disk limits again, then download the last one: once on its own (glint
-    writes an upload past the page cache, so this one reads the disk; Glance's from its page cache), then three
-    times (the median), each after a plain loopback transfer of as many bytes."""
+    writes an upload past the page cache, so this one reads the disk; Glance's from its page cache), then
+    ``DOWNLOADS`` times (the median), each after a plain loopback transfer of as many bytes."""
     session, calls, url = _session(), Calls(glint.url), glint.url
     peak: dict[str, float] = {}
     done = threading.Event()
@@ -304,7 +309,7 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
     rates, loopback = [], []
     first = _download_rate(session, f"{url}/v2/images/{image_id}/file", size)  # from the disk: timed apart
     with LoopbackFile(scratch, size) as plain:
-        for _ in range(3):  # the median of three: one transfer of a small image is over in milliseconds
+        for _ in range(DOWNLOADS):
             loopback.append(plain.transfer_rate())  # loopback's rate moves by the minute here, as hashing does
             rates.append(_download_rate(session, f"{url}/v2/images/{image_id}/file", size))
     scratch.rmdir()
