@@ -306,12 +306,12 @@ def data_workloads(glint: Glint | Remote, size: int) -> dict[str, Any]:
         uploads.append(size / MiB / (time.perf_counter() - started))
     done.set()
     sampler.join()
-    rates, loopback = [], []
-    first = _download_rate(session, f"{url}/v2/images/{image_id}/file", size)  # from the disk: timed apart
+    rates, loopback, file_url = [], [], f"{url}/v2/images/{image_id}/file"
+    first = _download_rate(session, file_url, size)  # from the disk: timed apart
     with LoopbackFile(scratch, size) as plain:
         for _ in range(DOWNLOADS):
             loopback.append(plain.transfer_rate())  # loopback's rate moves by the minute here, as hashing does
-            rates.append(_download_rate(session, f"{url}/v2/images/{image_id}/file", size))
+            rates.append(_download_rate(session, file_url, size))
     scratch.rmdir()
     download = statistics.median(rates)
     return {"upload_mib_s": statistics.median(uploads), "upload_runs_mib_s": [round(rate, 1) for rate in uploads],
